@@ -1,0 +1,38 @@
+"""Building blocks of the Foundations course: a neural net from plain tensors up to ``nn.Module``."""
+
+from .checks import GradCheck, GradComparison, check_grads
+from .functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
+from .initialization import ACTIVATIONS, describe_fate, layer_stds, resolve_scale
+from .layers import LayerFunction, Lin, Model, Mse, Relu
+from .plotting import draw_network_flow, plot_layer_stds
+from .pytorch import LinearLayer, Module, MyRelu, TwoLayerNet
+from .reproducibility import reproducible
+
+__all__ = [
+    "ACTIVATIONS",
+    "check_grads",
+    "describe_fate",
+    "draw_network_flow",
+    "forward_and_backward",
+    "GradCheck",
+    "GradComparison",
+    "layer_stds",
+    "LayerFunction",
+    "Lin",
+    "lin",
+    "lin_grad",
+    "LinearLayer",
+    "Model",
+    "Module",
+    "Mse",
+    "mse",
+    "mse_grad",
+    "MyRelu",
+    "plot_layer_stds",
+    "Relu",
+    "relu",
+    "relu_grad",
+    "reproducible",
+    "resolve_scale",
+    "TwoLayerNet",
+]

@@ -1,0 +1,81 @@
+"""Initialization experiments: how the scale of random weights decides the fate of deep activations."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "linear": lambda x: x,
+    "relu": lambda x: x.clamp_min(0.0),
+    "tanh": torch.tanh,
+}
+
+SCALE_NAMES = ("xavier", "kaiming")
+
+
+def resolve_scale(scale: float | str, width: int) -> float:
+    """Turn ``scale`` into a number: ``"xavier"`` is 1/sqrt(width), ``"kaiming"`` is sqrt(2/width)."""
+    if isinstance(scale, str):
+        key = scale.strip().lower()
+        if key == "xavier":
+            return 1 / math.sqrt(width)
+        if key == "kaiming":
+            return math.sqrt(2 / width)
+        raise ValueError(f"unknown scale name {scale!r}; use a number or one of {SCALE_NAMES}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise TypeError(f"scale must be a number or one of {SCALE_NAMES}, got {type(scale).__name__}")
+    if not math.isfinite(scale) or scale < 0:
+        raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+    return float(scale)
+
+
+def check_stack_args(depth: int, width: int, batch: int, activation: str) -> None:
+    """Validate the size of a random deep stack and the name of its activation."""
+    for name, value in (("depth", depth), ("width", width), ("batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+
+
+def random_stack(depth: int, width: int, batch: int, seed: int, device: str | torch.device = "cpu",
+                 ) -> tuple[Tensor, Tensor]:
+    """Unit-scale random input (batch, width) and weights (depth, width, width), the same for a given seed."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, width, generator=gen)
+    weights = torch.randn(depth, width, width, generator=gen)
+    return x.to(device), weights.to(device)
+
+
+def layer_stds(scale: float | str, depth: int = 50, width: int = 100, batch: int = 200,
+               activation: str = "linear", seed: int = 0, device: str | torch.device = "cpu") -> Tensor:
+    """Std of the activations after each of ``depth`` random layers with weights ``randn * scale``."""
+    check_stack_args(depth, width, batch, activation)
+    s = resolve_scale(scale, width)
+    act = ACTIVATIONS[activation]
+    x, weights = random_stack(depth, width, batch, seed, device)
+    stds = torch.empty(depth, device=x.device)
+    for i in range(depth):
+        x = act(x @ (weights[i] * s))
+        stds[i] = x.std()
+    return stds
+
+
+def describe_fate(stds: Tensor) -> str:
+    """Say in words what happened along the stack: where it overflowed or hit exactly zero, else the final std."""
+    values = stds.detach().cpu()
+    if values.dim() != 1 or values.numel() == 0:
+        raise ValueError(f"describe_fate expects a non-empty 1-D tensor of stds, got shape {tuple(values.shape)}")
+    bad = (~torch.isfinite(values)).nonzero()
+    if len(bad):
+        return f"overflowed to inf/nan at layer {bad[0].item() + 1}"
+    zero = (values == 0).nonzero()
+    if len(zero):
+        return f"underflowed to exactly 0 at layer {zero[0].item() + 1}"
+    return f"final std {values[-1].item():.3g}"

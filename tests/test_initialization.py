@@ -1,0 +1,60 @@
+"""layer_stds reproduces the chapter's initialization experiments and rejects nonsense."""
+
+import math
+
+import pytest
+import torch
+
+from course_utils import layer_stds, resolve_scale
+
+
+def test_shape_and_determinism():
+    a = layer_stds(0.1, depth=20, seed=3)
+    assert a.shape == (20,)
+    assert torch.equal(a, layer_stds(0.1, depth=20, seed=3))
+    assert not torch.equal(a, layer_stds(0.1, depth=20, seed=4))
+
+
+def test_matches_a_direct_loop():
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(10, 6, generator=gen)
+    weights = torch.randn(4, 6, 6, generator=gen)
+    expected = []
+    for w in weights:
+        x = torch.tanh(x @ (w * 0.5))
+        expected.append(x.std())
+    got = layer_stds(0.5, depth=4, width=6, batch=10, activation="tanh", seed=7)
+    assert torch.equal(got, torch.stack(expected))
+
+
+def test_the_five_regimes_of_the_chapter():
+    assert not torch.isfinite(layer_stds(1.0)[-1])           # unscaled: overflow to inf/nan
+    assert layer_stds(0.01)[-1] == 0                          # too small: underflow to exactly zero
+    assert 0.1 < layer_stds("xavier")[-1] < 10                # 1/sqrt(n): stable for linear layers
+    assert layer_stds("xavier", activation="relu")[-1] < 1e-5  # the same scale with ReLU dies out
+    assert 0.1 < layer_stds("kaiming", activation="relu")[-1] < 10
+
+
+def test_named_scales():
+    assert resolve_scale("xavier", 100) == pytest.approx(0.1)
+    assert resolve_scale("Kaiming", 50) == pytest.approx(math.sqrt(2 / 50))
+    assert resolve_scale(0, 100) == 0.0
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"scale": -0.1}, ValueError, "scale must be a finite number >= 0, got -0.1"),
+    ({"scale": float("nan")}, ValueError, "finite"),
+    ({"scale": "glorot"}, ValueError, "unknown scale name 'glorot'"),
+    ({"scale": None}, TypeError, "scale must be a number"),
+    ({"scale": 0.1, "depth": 0}, ValueError, "depth must be at least 1, got 0"),
+    ({"scale": 0.1, "width": 2.5}, TypeError, "width must be an int"),
+    ({"scale": 0.1, "activation": "sigmoid"}, ValueError, "unknown activation 'sigmoid'"),
+])
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        layer_stds(**kwargs)
+
+
+def test_runs_on_device(device):
+    stds = layer_stds("kaiming", depth=5, activation="relu", device=device)
+    assert stds.device.type == device

@@ -1,0 +1,38 @@
+"""Package-wide promises: every public name documented and typed, every notebook stored executed."""
+
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+
+import course_utils
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC = [getattr(course_utils, name) for name in course_utils.__all__]
+
+
+@pytest.mark.parametrize("obj", PUBLIC, ids=course_utils.__all__)
+def test_public_names_have_a_docstring(obj):
+    if isinstance(obj, dict):  # constants such as ACTIVATIONS document themselves by their keys
+        return
+    assert inspect.getdoc(obj), f"{obj!r} has no docstring"
+
+
+@pytest.mark.parametrize("obj", [o for o in PUBLIC if inspect.isfunction(o)],
+                         ids=[n for n, o in zip(course_utils.__all__, PUBLIC) if inspect.isfunction(o)])
+def test_public_functions_are_typed(obj):
+    sig = inspect.signature(obj)
+    untyped = [p.name for p in sig.parameters.values()
+               if p.annotation is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD,)]
+    assert not untyped, f"{obj.__name__}: parameters without type hints: {untyped}"
+    assert sig.return_annotation is not inspect.Signature.empty, f"{obj.__name__} has no return type"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebooks_are_stored_executed_in_order(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"{path.name}: not one clean top-to-bottom run: {counts}"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
