@@ -122,3 +122,12 @@ def test_backward_out_of_order_explains_itself():
     out = lin(inp, w, b)
     with pytest.raises(RuntimeError, match=r"out\.g is missing"):
         lin_grad(inp, out, w, b)
+
+
+def test_input_grad_can_be_skipped():
+    x, y = torch.randn(8, 5), torch.randn(8)
+    w1, b1, w2, b2 = make_params(5, 3, 1, "cpu")
+    forward_and_backward(x, y, w1, b1, w2, b2, input_grad=False)
+    assert not hasattr(x, "g")
+    assert check_grads(lambda w1, b1, w2, b2: mse(lin(relu(lin(x, w1, b1)), w2, b2), y),
+                       w1=w1, b1=b1, w2=w2, b2=b2, verbose=False)

@@ -1,0 +1,107 @@
+"""Time the hand-written forward+backward against PyTorch autograd on the identical two-layer net.
+
+Run: .venv/bin/python benchmarks/backward.py [--reps N] [--threads T]
+Prints, per size, the median time of each and the ratio hand-written / autograd (target: <= 1.05 on
+the large size), then the chapter's point about Python speed: a matmul in pure Python loops vs `@`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from course_utils import TwoLayerNet, forward_and_backward
+from course_utils.training import init_params
+
+SIZES = {"chapter (200 x 100, hidden 50)": (200, 100, 50), "large (4096 x 784, hidden 256)": (4096, 784, 256)}
+
+
+def median_ms(fn: Callable[[], object], reps: int, warmup: int = 5) -> float:
+    """Median wall time of ``fn`` in milliseconds over ``reps`` calls, after a few warm-up calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def paired_medians_ms(a: Callable[[], object], b: Callable[[], object], reps: int, warmup: int = 5,
+                      ) -> tuple[float, float]:
+    """Median times (ms) of ``a`` and ``b``, timed alternately call by call so load changes hit both alike."""
+    for _ in range(warmup):
+        a()
+        b()
+    times_a, times_b = [], []
+    for _ in range(reps):
+        for fn, times in ((a, times_a), (b, times_b)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times_a), 1000 * statistics.median(times_b)
+
+
+def compare_backward(n: int, n_in: int, n_hidden: int, reps: int) -> tuple[float, float]:
+    """Medians (ms) of hand-written and autograd forward+backward on identical weights and data."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n, n_in, generator=gen), torch.randn(n, generator=gen)
+    params = init_params(n_in, n_hidden)
+    net = TwoLayerNet.from_weights(*params)
+
+    def by_hand() -> None:
+        # Training needs no gradient for the data, so neither side computes one.
+        forward_and_backward(x, y, *params, input_grad=False)
+
+    def by_autograd() -> None:
+        net.zero_grad(set_to_none=True)
+        net(x, y).backward()
+
+    return paired_medians_ms(by_hand, by_autograd, reps)
+
+
+def python_matmul(a: list[list[float]], b: list[list[float]]) -> list[list[float]]:
+    """Matrix product with three Python loops, as a baseline for `@`."""
+    rows, inner, cols = len(a), len(b), len(b[0])
+    out = [[0.0] * cols for _ in range(rows)]
+    for i in range(rows):
+        for j in range(cols):
+            total = 0.0
+            for k in range(inner):
+                total += a[i][k] * b[k][j]
+            out[i][j] = total
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=100, help="timed repetitions per variant (default 100)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads for both")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.reps} repetitions, medians\n")
+
+    print(f"{'size':<32} {'hand-written':>13} {'autograd':>10} {'ratio':>7}")
+    for label, (n, n_in, n_hidden) in SIZES.items():
+        hand, auto = compare_backward(n, n_in, n_hidden, args.reps)
+        print(f"{label:<32} {hand:10.3f} ms {auto:7.3f} ms {hand / auto:7.3f}")
+    print("target: ratio <= 1.05 on the large size\n")
+
+    a, b = torch.randn(5, 784), torch.randn(784, 10)
+    a_list, b_list = a.tolist(), b.tolist()
+    loops = median_ms(lambda: python_matmul(a_list, b_list), reps=5, warmup=1)
+    fast = median_ms(lambda: a @ b, reps=200)
+    assert torch.allclose(torch.tensor(python_matmul(a_list, b_list)), a @ b, atol=1e-3)
+    print("matmul (5 x 784) @ (784 x 10):")
+    print(f"  pure Python loops {loops:10.3f} ms")
+    print(f"  torch @           {fast:10.4f} ms")
+    print(f"  ratio             {loops / fast:10.0f}x")
+
+
+if __name__ == "__main__":
+    main()

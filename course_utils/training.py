@@ -1,0 +1,76 @@
+"""Training the hand-written model: synthetic data, a plain SGD step over ``.g``, and matched training loops."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .layers import Model
+from .pytorch import TwoLayerNet
+
+
+def regression_direction(n_in: int, seed: int = 0) -> Tensor:
+    """The unit vector v of ``make_regression`` for this ``n_in`` and ``seed``: the targets depend on x @ v only."""
+    v = torch.randn(n_in, generator=torch.Generator().manual_seed(seed))
+    return v / v.norm()
+
+
+def make_regression(n: int = 256, n_in: int = 4, noise: float = 0.1, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Inputs (n, n_in) and targets (n,) with y = sin(x @ v) + noise, v = ``regression_direction(n_in, seed)``."""
+    for name, value in (("n", n), ("n_in", n_in)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    v = regression_direction(n_in, seed)
+    # A second stream (seed + 1) for the data, so that v does not depend on n.
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(n, n_in, generator=gen)
+    y = torch.sin(x @ v) + noise * torch.randn(n, generator=gen)
+    return x, y
+
+
+def sgd_step(params: list[Tensor], lr: float) -> None:
+    """Move every parameter against its hand-written gradient: ``p -= lr * p.g``, in place."""
+    if not lr > 0:
+        raise ValueError(f"learning rate must be > 0, got {lr}")
+    for i, p in enumerate(params):
+        g = getattr(p, "g", None)
+        if g is None:
+            raise RuntimeError(f"parameter {i} (shape {tuple(p.shape)}) has no .g: run backward() before sgd_step")
+        if g.shape != p.shape:
+            raise ValueError(f"parameter {i} has shape {tuple(p.shape)} but its .g has shape {tuple(g.shape)}")
+        p.sub_(lr * g)
+
+
+def init_params(n_in: int, n_hidden: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Kaiming-scaled w1 (n_in, n_hidden) and w2 (n_hidden, 1), zero biases, from a seeded generator."""
+    gen = torch.Generator().manual_seed(seed)
+    w1 = torch.randn(n_in, n_hidden, generator=gen) * (2 / n_in) ** 0.5
+    w2 = torch.randn(n_hidden, 1, generator=gen) * (2 / n_hidden) ** 0.5
+    return w1, torch.zeros(n_hidden), w2, torch.zeros(1)
+
+
+def train_by_hand(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, steps: int) -> Tensor:
+    """Full-batch SGD of the hand-written ``Model`` on copies of ``params``; return the loss before each step."""
+    model = Model(*(p.clone() for p in params))
+    losses = torch.empty(steps)
+    for step in range(steps):
+        losses[step] = model(x, y)
+        model.backward()
+        sgd_step(model.parameters(), lr)
+    return losses
+
+
+def train_with_torch(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, steps: int) -> Tensor:
+    """The same training with ``TwoLayerNet``, ``loss.backward()`` and ``torch.optim.SGD``; return the losses."""
+    net = TwoLayerNet.from_weights(*params)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    losses = torch.empty(steps)
+    for step in range(steps):
+        loss = net(x, y)
+        losses[step] = loss.detach()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return losses

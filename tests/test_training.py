@@ -1,0 +1,57 @@
+"""Synthetic data, the SGD step over .g, and hand-written training that tracks PyTorch's step for step."""
+
+import pytest
+import torch
+
+from course_utils.training import (
+    init_params,
+    make_regression,
+    regression_direction,
+    sgd_step,
+    train_by_hand,
+    train_with_torch,
+)
+
+
+def test_make_regression_is_seeded_and_follows_the_sine():
+    x, y = make_regression(n=500, n_in=3, noise=0.0, seed=5)
+    assert x.shape == (500, 3) and y.shape == (500,)
+    assert torch.equal(y, make_regression(n=500, n_in=3, noise=0.0, seed=5)[1])
+    assert torch.allclose(y, torch.sin(x @ regression_direction(3, seed=5)))
+    assert regression_direction(3, seed=5).norm().item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kwargs,match", [({"n": 0}, "n must be"), ({"n_in": 2.0}, "n_in must be"),
+                                          ({"noise": -1.0}, "noise must be")])
+def test_make_regression_rejects_nonsense(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_regression(**kwargs)
+
+
+def test_sgd_step_moves_against_the_gradient():
+    p = torch.tensor([1.0, -2.0])
+    p.g = torch.tensor([0.5, -1.0])
+    sgd_step([p], lr=0.1)
+    assert torch.allclose(p, torch.tensor([0.95, -1.9]))
+
+
+def test_sgd_step_explains_missing_or_wrong_gradients():
+    p = torch.zeros(3)
+    with pytest.raises(RuntimeError, match=r"parameter 0 \(shape \(3,\)\) has no \.g"):
+        sgd_step([p], lr=0.1)
+    p.g = torch.zeros(1, 3)
+    with pytest.raises(ValueError, match=r"shape \(3,\) but its \.g has shape \(1, 3\)"):
+        sgd_step([p], lr=0.1)
+    with pytest.raises(ValueError, match="learning rate"):
+        sgd_step([p], lr=0.0)
+
+
+def test_hand_training_learns_and_matches_pytorch():
+    x, y = make_regression(n=128, n_in=4, seed=0)
+    params = init_params(4, 16, seed=0)
+    originals = [p.clone() for p in params]
+    hand = train_by_hand(params, x, y, lr=0.05, steps=300)
+    auto = train_with_torch(params, x, y, lr=0.05, steps=300)
+    assert hand[-1] < 0.25 * hand[0]
+    assert (hand - auto).abs().max() < 1e-5
+    assert all(torch.equal(a, b) for a, b in zip(params, originals)), "training must not modify its inputs"
