@@ -1,8 +1,9 @@
 """Building blocks of the Foundations course: a neural net from plain tensors up to ``nn.Module``."""
 
 from .checks import GradCheck, GradComparison, check_grads
+from .explorer import InitExplorer, init_explorer
 from .functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
-from .initialization import ACTIVATIONS, describe_fate, layer_stds, resolve_scale
+from .initialization import ACTIVATIONS, describe_fate, layer_stats, layer_stds, resolve_scale
 from .layers import LayerFunction, Lin, Model, Mse, Relu
 from .plotting import draw_network_flow, plot_layer_stds
 from .pytorch import LinearLayer, Module, MyRelu, TwoLayerNet
@@ -14,8 +15,11 @@ __all__ = [
     "describe_fate",
     "draw_network_flow",
     "forward_and_backward",
+    "init_explorer",
     "GradCheck",
     "GradComparison",
+    "InitExplorer",
+    "layer_stats",
     "layer_stds",
     "LayerFunction",
     "Lin",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -44,27 +45,74 @@ def check_stack_args(depth: int, width: int, batch: int, activation: str) -> Non
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
 
 
+@functools.lru_cache(maxsize=8)
 def random_stack(depth: int, width: int, batch: int, seed: int, device: str | torch.device = "cpu",
                  ) -> tuple[Tensor, Tensor]:
-    """Unit-scale random input (batch, width) and weights (depth, width, width), the same for a given seed."""
+    """Unit-scale random input (batch, width) and weights (depth, width, width), the same for a given seed.
+
+    Cached, so that an explorer changing only the scale or the activation reuses the same draws.
+    The returned tensors are shared: never modify them in place.
+    """
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, width, generator=gen)
     weights = torch.randn(depth, width, width, generator=gen)
     return x.to(device), weights.to(device)
 
 
+def _forward(scale: float | str, depth: int, width: int, batch: int, activation: str, seed: int,
+             device: str | torch.device) -> tuple[Tensor, list[Tensor]]:
+    """Scaled weights and the activation after every layer of the random stack."""
+    check_stack_args(depth, width, batch, activation)
+    act = ACTIVATIONS[activation]
+    x, weights = random_stack(depth, width, batch, seed, device)
+    scaled = weights * resolve_scale(scale, width)
+    outputs = []
+    for w in scaled:
+        x = act(x @ w)
+        outputs.append(x)
+    return scaled, outputs
+
+
 def layer_stds(scale: float | str, depth: int = 50, width: int = 100, batch: int = 200,
                activation: str = "linear", seed: int = 0, device: str | torch.device = "cpu") -> Tensor:
     """Std of the activations after each of ``depth`` random layers with weights ``randn * scale``."""
-    check_stack_args(depth, width, batch, activation)
-    s = resolve_scale(scale, width)
-    act = ACTIVATIONS[activation]
-    x, weights = random_stack(depth, width, batch, seed, device)
-    stds = torch.empty(depth, device=x.device)
-    for i in range(depth):
-        x = act(x @ (weights[i] * s))
-        stds[i] = x.std()
-    return stds
+    _, outputs = _forward(scale, depth, width, batch, activation, seed, device)
+    return torch.stack([h.std() for h in outputs])
+
+
+def _activation_slope(activation: str, out: Tensor) -> Tensor | None:
+    """Derivative of the activation, written in terms of its output (None means 1 everywhere)."""
+    if activation == "relu":
+        return (out > 0).to(out.dtype)
+    if activation == "tanh":
+        return 1 - out * out
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _upstream_gradient(batch: int, width: int, seed: int, device: str | torch.device) -> Tensor:
+    """The fixed random gradient that the backward pass of ``layer_stats`` starts from (cached; do not modify)."""
+    return torch.randn(batch, width, generator=torch.Generator().manual_seed(seed + 1)).to(device)
+
+
+def layer_stats(scale: float | str, depth: int = 50, width: int = 100, batch: int = 200,
+                activation: str = "linear", seed: int = 0, device: str | torch.device = "cpu",
+                ) -> tuple[Tensor, Tensor]:
+    """Stds after each layer of the activations (forward) and of the loss gradient at each layer's output (backward).
+
+    The backward pass starts from a random unit-normal gradient at the last layer, as if the loss
+    were ``(output * G).sum()``, and applies the chain rule layer by layer down to the first.
+    """
+    scaled, outputs = _forward(scale, depth, width, batch, activation, seed, device)
+    act_stds = torch.stack([h.std() for h in outputs])
+    grad = _upstream_gradient(batch, width, seed, device)
+    grad_stds = []
+    for i in reversed(range(depth)):
+        grad_stds.append(grad.std())
+        slope = _activation_slope(activation, outputs[i])
+        grad_z = grad if slope is None else grad * slope
+        grad = grad_z @ scaled[i].t()
+    return act_stds, torch.stack(grad_stds[::-1])
 
 
 def describe_fate(stds: Tensor) -> str:

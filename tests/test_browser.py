@@ -1,0 +1,198 @@
+"""A student's path through the explorer, in a real JupyterLab driven in Debian's Chromium by Playwright.
+
+Starts JupyterLab on 127.0.0.1 (free port, a token, news and autosave off) over a temporary copy of the
+notebooks, opens the initialization notebook, runs all cells from the Run menu, presses an arrow key on
+the weight-scale slider and checks that the plot and the readout follow. Screenshots and the measured
+key-press-to-plot time go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must run the browser tests, but /usr/bin/chromium is missing (apt-get install chromium)")
+    pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
+                allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_settings(settings_dir: Path) -> None:
+    """User settings for the test server: no autosave, no news or update checks."""
+    settings = {
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                            "checkForUpdates": False},
+    }
+    for name, value in settings.items():
+        path = settings_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server over a throwaway copy of the notebooks; yields (base URL, token)."""
+    work = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", work / "notebooks")
+    write_settings(work / "settings")
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"), "JUPYTER_RUNTIME_DIR": str(work / "runtime")}
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work / 'notebooks'}",
+           "--LabApp.news_url=None", "--ServerApp.port_retries=0"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(work / "server.log", "w")
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n" + (work / "server.log").read_text()) from None
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    base, token = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{base}/lab/tree/01_initialization.ipynb?token={token}")
+        yield page
+        context.close()
+        browser.close()
+
+
+def menu(page: Page, top: str, item: str) -> None:
+    page.get_by_role("menuitem", name=top, exact=True).click()
+    page.get_by_role("menuitem", name=item, exact=True).click()
+
+
+def run_all_cells(page: Page) -> None:
+    """Clear the stored outputs (so nothing below can be mistaken for fresh output), then run everything."""
+    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    kernel_status = page.locator(".jp-StatusBar-TextItem").filter(has_text="Python 3 (ipykernel) |")
+    expect(kernel_status).to_have_text("Python 3 (ipykernel) | Idle", timeout=60_000)
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    expect(page.locator(".jp-OutputArea-output")).to_have_count(0)
+    menu(page, "Run", "Run All Cells")
+    expect(kernel_status).to_have_text("Python 3 (ipykernel) | Busy", timeout=30_000)
+    expect(kernel_status).to_have_text("Python 3 (ipykernel) | Idle", timeout=180_000)
+
+
+def go_to_heading(page: Page, heading: str) -> None:
+    """Jump to a heading through the Table of Contents, as a student would (the notebook scrolls there)."""
+    toc = page.locator(".jp-TableOfContents-content")
+    if not toc.is_visible():
+        page.locator("li[title^='Table of Contents'], [data-id='table-of-contents']").first.click()
+    toc.get_by_text(heading, exact=True).first.click()
+    page.wait_for_timeout(300)
+
+
+def in_viewport(locator) -> bool:
+    return locator.evaluate("el => { const r = el.getBoundingClientRect();"
+                            " return r.bottom > 0 && r.top < window.innerHeight && r.height > 0; }")
+
+
+EXPLORER_HEADING = "The explorer: try any scale yourself"
+
+
+def test_explorer_follows_a_key_press(page: Page):
+    run_all_cells(page)
+    go_to_heading(page, EXPLORER_HEADING)
+    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first
+    explorer.wait_for(timeout=90_000)
+    explorer.scroll_into_view_if_needed()
+    # The notebook's last explorer cell sets it from code to scale 1, linear: then the run is through.
+    readout = explorer.locator(".widget-html-content").first
+    expect(readout).to_contain_text("scale 1 ·", timeout=90_000)
+
+    slider = explorer.locator(".widget-slider").first
+    slider_readout = slider.locator(".widget-readout")
+    image = explorer.locator(".widget-image img, img.widget-image").first
+    explorer.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "explorer_before.png"), full_page=False)
+    before_src = image.get_attribute("src")
+    before_value = float(slider_readout.inner_text())
+    assert before_value == 1.0
+
+    handle = slider.locator(".noUi-handle").first
+    latencies = []
+    expected = before_value
+    for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowRight", "ArrowRight", "ArrowLeft"):
+        # Time from the key press to the new image, measured in the page itself.
+        page.evaluate("""(img) => {
+            window.__plotChanged = new Promise(resolve => new MutationObserver(() => resolve(performance.now()))
+                .observe(img, {attributes: true, attributeFilter: ['src']}));
+        }""", image.element_handle())
+        handle.focus()
+        pressed = page.evaluate("performance.now()")
+        page.keyboard.press(key)
+        latencies.append(page.evaluate("window.__plotChanged") - pressed)
+        expected *= 10 ** 0.01 if key == "ArrowRight" else 10 ** -0.01  # one slider step
+        shown = float(slider_readout.inner_text())
+        assert shown == float(f"{expected:.3g}"), (shown, expected)
+        expect(readout).to_contain_text(f"scale {shown:.3g} ·")
+        expect(readout).to_contain_text("overflowed to inf/nan at layer")
+    assert image.get_attribute("src") != before_src
+    page.screenshot(path=str(ARTIFACTS / "explorer_after.png"), full_page=False)
+    report = (f"key press to new plot in JupyterLab (ms): first {latencies[0]:.0f}, "
+              f"median of the next {len(latencies) - 1}: {statistics.median(latencies[1:]):.0f}\n")
+    (ARTIFACTS / "browser_latency.txt").write_text(report)
+    print("\n" + report)
+
+
+def test_plot_survives_scrolling_away_and_back(page: Page):
+    """JupyterLab 4's windowed notebook detaches off-screen cells; the explorer's image must come back."""
+    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first
+    image = explorer.locator(".widget-image img, img.widget-image").first
+    go_to_heading(page, "Summary")
+    assert explorer.count() == 0 or not in_viewport(explorer), "the explorer should be scrolled out of view"
+    go_to_heading(page, EXPLORER_HEADING)
+    explorer.scroll_into_view_if_needed()
+    expect(image).to_be_visible()
+    assert in_viewport(image)
+    size = image.evaluate("img => [img.naturalWidth, img.getBoundingClientRect().height]")
+    assert size[0] > 0 and size[1] > 100, size
+    page.screenshot(path=str(ARTIFACTS / "explorer_after_scroll.png"), full_page=False)
