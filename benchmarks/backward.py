@@ -15,21 +15,10 @@ from collections.abc import Callable
 import torch
 
 from course_utils import TwoLayerNet, forward_and_backward
+from course_utils.timing import median_ms
 from course_utils.training import init_params
 
 SIZES = {"chapter (200 x 100, hidden 50)": (200, 100, 50), "large (4096 x 784, hidden 256)": (4096, 784, 256)}
-
-
-def median_ms(fn: Callable[[], object], reps: int, warmup: int = 5) -> float:
-    """Median wall time of ``fn`` in milliseconds over ``reps`` calls, after a few warm-up calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def paired_medians_ms(a: Callable[[], object], b: Callable[[], object], reps: int, warmup: int = 5,
