@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # jupyter refuses to run as root unless told it is on purpose (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test lint execute freeze clean
+.PHONY: setup lab test lint execute student freeze clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ test: lint
 # Re-run every notebook top to bottom on a fresh kernel and store its outputs (what nbval then compares against).
 execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+
+# Student copies in student/: solutions replaced by stubs, outputs cleared, checks kept.
+student: setup
+	$(BIN)/python -m course_utils.student notebooks student
 
 freeze: setup
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.new

@@ -1,6 +1,7 @@
 """Building blocks of the Foundations course: a neural net from plain tensors up to ``nn.Module``."""
 
 from .checks import GradCheck, GradComparison, check_grads
+from .exercises import EXERCISES, ExerciseResult, check_exercise
 from .explorer import InitExplorer, init_explorer
 from .functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
 from .initialization import ACTIVATIONS, describe_fate, layer_stats, layer_stds, resolve_scale
@@ -11,13 +12,16 @@ from .reproducibility import reproducible
 
 __all__ = [
     "ACTIVATIONS",
+    "check_exercise",
     "check_grads",
     "describe_fate",
     "draw_network_flow",
+    "ExerciseResult",
+    "EXERCISES",
     "forward_and_backward",
-    "init_explorer",
     "GradCheck",
     "GradComparison",
+    "init_explorer",
     "InitExplorer",
     "layer_stats",
     "layer_stds",
