@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # jupyter refuses to run as root unless told it is on purpose (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test lint execute student freeze clean
+.PHONY: setup lab test lint execute student slides freeze clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,7 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) notebooks/
 
 lint: setup
-	$(BIN)/ruff check course_utils tests benchmarks notebooks
+	$(BIN)/ruff check course_utils tests benchmarks tools notebooks conftest.py
 
 test: lint
 	$(BIN)/python -m pytest
@@ -31,6 +31,10 @@ execute: setup
 # Student copies in student/: solutions replaced by stubs, outputs cleared, checks kept.
 student: setup
 	$(BIN)/python -m course_utils.student notebooks student
+
+# Offline reveal.js decks of the core notebooks in slides/ (fetches reveal.js and MathJax with npm once).
+slides: setup
+	$(BIN)/python tools/build_slides.py slides
 
 freeze: setup
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.new
