@@ -185,7 +185,7 @@ class InitExplorer:
         self.scale = ScaleSlider(
             value=scale, base=10, min=math.log10(SCALE_RANGE[0]), max=math.log10(SCALE_RANGE[1]), step=0.01,
             description="weight scale", readout_format=".3g", continuous_update=True,
-            layout=widgets.Layout(width="480px"))
+            style={"description_width": "initial"}, layout=widgets.Layout(width="480px"))
         self.activation = widgets.ToggleButtons(
             options=[(label, key) for key, label in ACTIVATION_LABELS.items()], value=activation,
             description="activation")

@@ -56,6 +56,27 @@ def write_settings(settings_dir: Path) -> None:
         path.write_text(json.dumps(value))
 
 
+def serve(cmd: list[str], url: str, work: Path, env: dict[str, str]):
+    """Start a server process, wait until ``url`` answers, yield, then stop it."""
+    log_path = work / "server.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=2)
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"{cmd[2]} did not start:\n" + log_path.read_text()) from None
+                    time.sleep(0.5)
+            yield
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server over a throwaway copy of the notebooks; yields (base URL, token)."""
@@ -70,38 +91,27 @@ def lab(tmp_path_factory):
            "--LabApp.news_url=None", "--ServerApp.port_retries=0"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(work / "server.log", "w")
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n" + (work / "server.log").read_text()) from None
-                time.sleep(0.5)
-        yield base, token
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
+    yield from ((base, token) for _ in serve(cmd, f"{base}/api/status?token={token}", work, env))
 
 
 @pytest.fixture(scope="module")
-def page(lab):
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab, browser):
     base, token = lab
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.goto(f"{base}/lab/tree/01_initialization.ipynb?token={token}")
-        yield page
-        context.close()
-        browser.close()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{base}/lab/tree/01_initialization.ipynb?token={token}")
+    yield page
+    context.close()
 
 
 def menu(page: Page, top: str, item: str) -> None:
@@ -196,3 +206,31 @@ def test_plot_survives_scrolling_away_and_back(page: Page):
     size = image.evaluate("img => [img.naturalWidth, img.getBoundingClientRect().height]")
     assert size[0] > 0 and size[1] > 100, size
     page.screenshot(path=str(ARTIFACTS / "explorer_after_scroll.png"), full_page=False)
+
+
+def test_explorer_app_under_voila(tmp_path, browser):
+    """The standalone explorer page (notebooks/explorer_app.ipynb) served by Voila: no code, live slider."""
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "voila", str(tmp_path / "notebooks" / "explorer_app.ipynb"), "--no-browser",
+           f"--port={port}", "--Voila.ip=127.0.0.1", f"--token={token}"]
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    url = f"http://127.0.0.1:{port}/?token={token}"
+    for _ in serve(cmd, url, tmp_path, env):
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.goto(url)
+        readout = page.locator(".widget-html-content").first
+        expect(readout).to_contain_text("scale 0.1 ·", timeout=60_000)
+        expect(page.get_by_text("reproducible(seed=0)")).to_have_count(0)  # Voila shows outputs, not code
+        image = page.locator(".widget-image").first
+        before = image.get_attribute("src")
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        page.keyboard.press("ArrowLeft")
+        expect(readout).to_contain_text("scale 0.0977 ·")
+        expect(image).not_to_have_attribute("src", before or "")
+        page.get_by_role("button", name="Kaiming sqrt(2/width)").click()
+        expect(readout).to_contain_text("scale 0.141 ·")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "voila_explorer.png"))
+        context.close()

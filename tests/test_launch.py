@@ -1,0 +1,66 @@
+"""Launch configuration: Binder as repo2docker reads it, the README's links, the GitHub workflow."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def pins(path: Path) -> dict[str, str]:
+    """package -> exact version, from a requirements file."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s#]+)", line.strip())
+        if match:
+            found[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return found
+
+
+def test_repo2docker_builds_python_311_from_the_binder_folder():
+    repo2docker = shutil.which("repo2docker") or str(Path(sys.executable).parent / "repo2docker")
+    run = subprocess.run([repo2docker, "--no-build", "--debug", str(ROOT)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    output = run.stdout + run.stderr
+    assert "python=3.11" in output
+    assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in output
+    # A binder/ folder makes repo2docker ignore the root-level configuration.
+    assert "src/requirements.txt" not in output and "src/binder/requirements.txt" in output
+
+
+def test_binder_installs_cpu_torch_and_the_same_pins():
+    binder = ROOT / "binder" / "requirements.txt"
+    text = binder.read_text()
+    assert f"--extra-index-url {CPU_INDEX}" in text
+    binder_pins, root_pins = pins(binder), pins(ROOT / "requirements.txt")
+    assert binder_pins.pop("torch") == "2.13.0+cpu" and root_pins["torch"] == "2.13.0"
+    for name, version in binder_pins.items():
+        assert root_pins.get(name) == version, f"{name}: binder {version}, root {root_pins.get(name)}"
+    assert re.search(r"^-e \.$", text, re.MULTILINE)
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+
+
+def test_readme_binder_links_open_existing_notebooks():
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"https://mybinder\.org/v2/gh/[^)\s]+", readme)
+    targets = {re.search(r"urlpath=([^&)]+)", link).group(1) for link in links}
+    assert "lab/tree/notebooks/00_matmul_primer.ipynb" in targets
+    assert "voila/render/notebooks/explorer_app.ipynb" in targets
+    for target in targets:
+        path = target.split("/", 2)[2]
+        assert (ROOT / path).exists(), target
+
+
+def test_github_workflow_runs_the_readme_test_command():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "test.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    assert any(step.get("run") == "make test" for step in steps)
+    assert "make test" in (ROOT / "README.md").read_text()
+    assert workflow["jobs"]["test"]["env"]["PIP_EXTRA_INDEX_URL"] == CPU_INDEX
