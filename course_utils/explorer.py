@@ -23,12 +23,12 @@ from PIL import Image
 
 from .initialization import (
     ACTIVATIONS,
-    _activation_slope,
-    _upstream_gradient,
+    activation_slope,
     describe_fate,
     layer_stats,
     random_stack,
     resolve_scale,
+    upstream_gradient,
 )
 
 ACTIVATION_LABELS = {"linear": "linear", "relu": "ReLU", "tanh": "tanh"}
@@ -58,11 +58,11 @@ def _unit_scale_stats(activation: str, depth: int, width: int, batch: int, seed:
     for w in w64:
         h = ACTIVATIONS[activation](h @ w)
         outputs.append(h)
-    grad = _upstream_gradient(batch, width, seed, "cpu").double()
+    grad = upstream_gradient(batch, width, seed, "cpu").double()
     grads = []
     for i in reversed(range(depth)):
         grads.append(grad)
-        slope = _activation_slope(activation, outputs[i])
+        slope = activation_slope(activation, outputs[i])
         grad = (grad if slope is None else grad * slope) @ w64[i].t()
     grads.reverse()
     return (torch.stack([o.std() for o in outputs]), torch.stack([o.abs().max() for o in outputs]),

@@ -80,7 +80,7 @@ def layer_stds(scale: float | str, depth: int = 50, width: int = 100, batch: int
     return torch.stack([h.std() for h in outputs])
 
 
-def _activation_slope(activation: str, out: Tensor) -> Tensor | None:
+def activation_slope(activation: str, out: Tensor) -> Tensor | None:
     """Derivative of the activation, written in terms of its output (None means 1 everywhere)."""
     if activation == "relu":
         return (out > 0).to(out.dtype)
@@ -90,7 +90,7 @@ def _activation_slope(activation: str, out: Tensor) -> Tensor | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _upstream_gradient(batch: int, width: int, seed: int, device: str | torch.device) -> Tensor:
+def upstream_gradient(batch: int, width: int, seed: int, device: str | torch.device) -> Tensor:
     """The fixed random gradient that the backward pass of ``layer_stats`` starts from (cached; do not modify)."""
     return torch.randn(batch, width, generator=torch.Generator().manual_seed(seed + 1)).to(device)
 
@@ -105,11 +105,11 @@ def layer_stats(scale: float | str, depth: int = 50, width: int = 100, batch: in
     """
     scaled, outputs = _forward(scale, depth, width, batch, activation, seed, device)
     act_stds = torch.stack([h.std() for h in outputs])
-    grad = _upstream_gradient(batch, width, seed, device)
+    grad = upstream_gradient(batch, width, seed, device)
     grad_stds = []
     for i in reversed(range(depth)):
         grad_stds.append(grad.std())
-        slope = _activation_slope(activation, outputs[i])
+        slope = activation_slope(activation, outputs[i])
         grad_z = grad if slope is None else grad * slope
         grad = grad_z @ scaled[i].t()
     return act_stds, torch.stack(grad_stds[::-1])
