@@ -179,6 +179,11 @@ class InitExplorer:
         if activation not in ACTIVATION_LABELS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATION_LABELS)}")
         resolve_scale(scale, width)  # fail early, with a clear message, on a nonsense starting scale
+        for name, value, low, high in (("scale", scale, *SCALE_RANGE), ("depth", depth, 1, 100),
+                                       ("width", width, 2, 256), ("seed", seed, 0, 2**31 - 1),
+                                       ("batch", batch, 2, 100_000)):
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be between {low:g} and {high:g} for the explorer, got {value}")
         self.batch = batch
         # Reuse cached unscaled runs when only the scale changes (see fast_layer_stats); False always recomputes.
         self.shortcut = shortcut
@@ -189,8 +194,9 @@ class InitExplorer:
         self.activation = widgets.ToggleButtons(
             options=[(label, key) for key, label in ACTIVATION_LABELS.items()], value=activation,
             description="activation")
-        self.depth = widgets.IntSlider(value=depth, min=1, max=100, description="depth")
-        self.width = widgets.IntSlider(value=width, min=2, max=512, description="width")
+        # Each new depth or width draws new random weights: recompute when the handle is released.
+        self.depth = widgets.IntSlider(value=depth, min=1, max=100, description="depth", continuous_update=False)
+        self.width = widgets.IntSlider(value=width, min=2, max=256, description="width", continuous_update=False)
         self.seed = widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed",
                                            layout=widgets.Layout(width="160px"))
         self.presets = {

@@ -45,7 +45,7 @@ def check_stack_args(depth: int, width: int, batch: int, activation: str) -> Non
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)  # few: at depth 100 and width 256 one entry holds 26 MB of weights
 def random_stack(depth: int, width: int, batch: int, seed: int, device: str | torch.device = "cpu",
                  ) -> tuple[Tensor, Tensor]:
     """Unit-scale random input (batch, width) and weights (depth, width, width), the same for a given seed.

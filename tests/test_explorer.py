@@ -112,6 +112,12 @@ def test_bad_constructor_arguments():
         init_explorer(activation="sigmoid")
     with pytest.raises(ValueError, match="scale must be a finite number >= 0"):
         init_explorer(scale=-1.0)
+    with pytest.raises(ValueError, match="scale must be between 0.001 and 10 for the explorer, got 50"):
+        init_explorer(scale=50.0)
+    with pytest.raises(ValueError, match="depth must be between 1 and 100 for the explorer, got 0"):
+        init_explorer(depth=0)
+    with pytest.raises(ValueError, match="width must be between 2 and 256 for the explorer, got 1000"):
+        init_explorer(width=1000)
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])
