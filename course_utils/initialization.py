@@ -59,25 +59,39 @@ def random_stack(depth: int, width: int, batch: int, seed: int, device: str | to
     return x.to(device), weights.to(device)
 
 
+# How often to look for a dead stack: each look waits for the std to be computed, which costs time.
+CHECK_EVERY = 4
+
+
+def _is_dead(t: Tensor, std: Tensor) -> bool:
+    """True when ``t`` is all nan or all zero: every later layer then gives exactly the same, in float32."""
+    return not bool(std > 0) and (bool(t.isnan().all()) or bool((t == 0).all()))
+
+
 def _forward(scale: float | str, depth: int, width: int, batch: int, activation: str, seed: int,
-             device: str | torch.device) -> tuple[Tensor, list[Tensor]]:
-    """Scaled weights and the activation after every layer of the random stack."""
+             device: str | torch.device) -> tuple[Tensor, list[Tensor], Tensor]:
+    """Scaled weights, the activation after every layer of the random stack, and the std of each."""
     check_stack_args(depth, width, batch, activation)
     act = ACTIVATIONS[activation]
     x, weights = random_stack(depth, width, batch, seed, device)
     scaled = weights * resolve_scale(scale, width)
-    outputs = []
-    for w in scaled:
+    outputs, stds = [], []
+    for i, w in enumerate(scaled):
         x = act(x @ w)
         outputs.append(x)
-    return scaled, outputs
+        stds.append(x.std())
+        if i % CHECK_EVERY == 0 and _is_dead(x, stds[-1]):
+            # nan @ w is nan and 0 @ w is 0 (and all three activations keep them): skip the arithmetic.
+            outputs += [x] * (depth - i - 1)
+            stds += [stds[-1]] * (depth - i - 1)
+            break
+    return scaled, outputs, torch.stack(stds)
 
 
 def layer_stds(scale: float | str, depth: int = 50, width: int = 100, batch: int = 200,
                activation: str = "linear", seed: int = 0, device: str | torch.device = "cpu") -> Tensor:
     """Std of the activations after each of ``depth`` random layers with weights ``randn * scale``."""
-    _, outputs = _forward(scale, depth, width, batch, activation, seed, device)
-    return torch.stack([h.std() for h in outputs])
+    return _forward(scale, depth, width, batch, activation, seed, device)[2]
 
 
 def activation_slope(activation: str, out: Tensor) -> Tensor | None:
@@ -103,12 +117,14 @@ def layer_stats(scale: float | str, depth: int = 50, width: int = 100, batch: in
     The backward pass starts from a random unit-normal gradient at the last layer, as if the loss
     were ``(output * G).sum()``, and applies the chain rule layer by layer down to the first.
     """
-    scaled, outputs = _forward(scale, depth, width, batch, activation, seed, device)
-    act_stds = torch.stack([h.std() for h in outputs])
+    scaled, outputs, act_stds = _forward(scale, depth, width, batch, activation, seed, device)
     grad = upstream_gradient(batch, width, seed, device)
     grad_stds = []
     for i in reversed(range(depth)):
         grad_stds.append(grad.std())
+        if i % CHECK_EVERY == 0 and _is_dead(grad, grad_stds[-1]):  # stays all nan or all zero down to layer 1
+            grad_stds += [grad_stds[-1]] * i
+            break
         slope = activation_slope(activation, outputs[i])
         grad_z = grad if slope is None else grad * slope
         grad = grad_z @ scaled[i].t()

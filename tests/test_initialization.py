@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from course_utils import layer_stds, resolve_scale
+from course_utils import layer_stats, layer_stds, resolve_scale
 
 
 def test_shape_and_determinism():
@@ -58,3 +58,27 @@ def test_bad_arguments(kwargs, error, match):
 def test_runs_on_device(device):
     stds = layer_stds("kaiming", depth=5, activation="relu", device=device)
     assert stds.device.type == device
+
+
+@pytest.mark.parametrize("scale,activation", [(1.0, "linear"), (0.01, "linear"), (1.0, "relu"), (0.01, "relu"),
+                                              (0.02, "tanh")])
+def test_skipping_dead_layers_gives_exactly_the_full_float32_run(scale, activation):
+    """Once a layer is all nan or all zero, the shortcut must equal computing every remaining layer."""
+    from course_utils.initialization import ACTIVATIONS, random_stack, upstream_gradient
+
+    acts, grads = layer_stats(scale, activation=activation)
+    x, weights = random_stack(50, 100, 200, 0)
+    scaled = weights * scale
+    act = ACTIVATIONS[activation]
+    outputs = []
+    for w in scaled:
+        x = act(x @ w)
+        outputs.append(x)
+    exact = {"rtol": 0, "atol": 0, "equal_nan": True}
+    torch.testing.assert_close(acts, torch.stack([o.std() for o in outputs]), **exact)
+    grad, expected = upstream_gradient(200, 100, 0, "cpu"), []
+    for i in reversed(range(50)):
+        expected.append(grad.std())
+        slope = {"linear": 1.0, "relu": (outputs[i] > 0).float(), "tanh": 1 - outputs[i] ** 2}[activation]
+        grad = (grad * slope) @ scaled[i].t()
+    torch.testing.assert_close(grads, torch.stack(expected[::-1]), **exact)
