@@ -25,6 +25,7 @@ from .initialization import (
     ACTIVATIONS,
     activation_slope,
     describe_fate,
+    first_broken_layer,
     layer_stats,
     random_stack,
     resolve_scale,
@@ -98,18 +99,9 @@ def _power_of_ten(value: float, _: object) -> str:
     return "1" if exponent == 0 else f"1e{exponent}"
 
 
-def _break_layer(values: torch.Tensor, from_top: bool = False) -> int | None:
-    """First layer (1-based) where the values are inf/nan or exactly 0; gradients are followed from the top down."""
-    broken = ~torch.isfinite(values) | (values == 0)
-    if not bool(broken.any()):
-        return None
-    indices = broken.nonzero().flatten()
-    return int(indices[-1] if from_top else indices[0]) + 1
-
-
 def _break_note(values: torch.Tensor, from_top: bool = False) -> str:
     """Words for the plot where a curve breaks off (constant along a drag, so the axes need no redraw)."""
-    layer = _break_layer(values, from_top)
+    layer = first_broken_layer(values, from_top)
     if layer is None:
         return ""
     kind = "overflows to inf/nan" if not torch.isfinite(values[layer - 1]) else "underflows to exactly 0"
@@ -287,7 +279,7 @@ class InitExplorer:
             shown = _shown(values)
             self.lines[key].set_data(layers, shown)
             limits.append(self._limits(shown))
-            broken_at = _break_layer(values, from_top=key == "grad")
+            broken_at = first_broken_layer(values, from_top=key == "grad")
             self.breaks[key].set_xdata([math.nan if broken_at is None else broken_at] * 2)
             notes.append(_break_note(values, from_top=key == "grad"))
         self._draw((depth, *limits, *notes))
@@ -329,13 +321,8 @@ class InitExplorer:
         """One line: the current scale, what happened forward and backward, and the scale this activation needs."""
         formula, needed = needed_scale(self.activation.value, self.width.value)
         forward = describe_fate(self.act_stds)
-        broken = _break_layer(self.grad_stds, from_top=True)
-        if broken is None:
-            backward = f"gradient std at layer 1: {self.grad_stds[0].item():.3g}"
-        else:
-            kind = "overflowed to inf/nan" if not math.isfinite(self.grad_stds[broken - 1]) else "fell to exactly 0"
-            backward = f"gradient {kind} at layer {broken}"
-        return (f"scale {self.scale.value:.3g} · activations: {forward} · {backward} · "
+        backward = describe_fate(self.grad_stds, from_top=True)
+        return (f"scale {self.scale.value:.3g} · activations: {forward} · gradient {backward} · "
                 f"{ACTIVATION_LABELS[self.activation.value]} needs {formula} = {needed:.3g}")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:

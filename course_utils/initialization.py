@@ -131,15 +131,26 @@ def layer_stats(scale: float | str, depth: int = 50, width: int = 100, batch: in
     return act_stds, torch.stack(grad_stds[::-1])
 
 
-def describe_fate(stds: Tensor) -> str:
-    """Say in words what happened along the stack: where it overflowed or hit exactly zero, else the final std."""
+def first_broken_layer(stds: Tensor, from_top: bool = False) -> int | None:
+    """First layer (1-based) whose std is inf/nan or exactly 0, or None; ``from_top`` walks down from the last layer.
+
+    Gradients flow from the last layer to the first, so for them the first break is the highest one.
+    """
     values = stds.detach().cpu()
     if values.dim() != 1 or values.numel() == 0:
-        raise ValueError(f"describe_fate expects a non-empty 1-D tensor of stds, got shape {tuple(values.shape)}")
-    bad = (~torch.isfinite(values)).nonzero()
-    if len(bad):
-        return f"overflowed to inf/nan at layer {bad[0].item() + 1}"
-    zero = (values == 0).nonzero()
-    if len(zero):
-        return f"underflowed to exactly 0 at layer {zero[0].item() + 1}"
-    return f"final std {values[-1].item():.3g}"
+        raise ValueError(f"expected a non-empty 1-D tensor of stds, got shape {tuple(values.shape)}")
+    broken = (~torch.isfinite(values) | (values == 0)).nonzero().flatten()
+    if len(broken) == 0:
+        return None
+    return int(broken[-1] if from_top else broken[0]) + 1
+
+
+def describe_fate(stds: Tensor, from_top: bool = False) -> str:
+    """Say in words where the stack overflowed or hit exactly zero; else the std at its end (layer 1 if from_top)."""
+    values = stds.detach().cpu()
+    layer = first_broken_layer(values, from_top)
+    if layer is None:
+        return f"std at layer 1: {values[0].item():.3g}" if from_top else f"final std {values[-1].item():.3g}"
+    if torch.isfinite(values[layer - 1]):
+        return f"underflowed to exactly 0 at layer {layer}"
+    return f"overflowed to inf/nan at layer {layer}"

@@ -82,3 +82,20 @@ def test_skipping_dead_layers_gives_exactly_the_full_float32_run(scale, activati
         slope = {"linear": 1.0, "relu": (outputs[i] > 0).float(), "tanh": 1 - outputs[i] ** 2}[activation]
         grad = (grad * slope) @ scaled[i].t()
     torch.testing.assert_close(grads, torch.stack(expected[::-1]), **exact)
+
+
+def test_where_a_stack_breaks_forward_and_backward():
+    from course_utils import describe_fate
+    from course_utils.initialization import first_broken_layer
+
+    stds = torch.tensor([1.0, 10.0, float("inf"), float("nan")])
+    assert first_broken_layer(stds) == 3 and describe_fate(stds) == "overflowed to inf/nan at layer 3"
+    grads = torch.tensor([0.0, 0.0, 1e-20, 0.5])  # gradients die on the way down from layer 4
+    assert first_broken_layer(grads, from_top=True) == 2
+    assert describe_fate(grads, from_top=True) == "underflowed to exactly 0 at layer 2"
+    healthy = torch.tensor([0.7, 0.8, 0.9])
+    assert first_broken_layer(healthy) is None
+    assert describe_fate(healthy) == "final std 0.9"
+    assert describe_fate(healthy, from_top=True) == "std at layer 1: 0.7"
+    with pytest.raises(ValueError, match=r"non-empty 1-D tensor of stds, got shape \(2, 2\)"):
+        describe_fate(torch.ones(2, 2))
