@@ -8,6 +8,7 @@ key-press-to-plot time go to test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -56,6 +57,7 @@ def write_settings(settings_dir: Path) -> None:
         path.write_text(json.dumps(value))
 
 
+@contextlib.contextmanager
 def serve(cmd: list[str], url: str, work: Path, env: dict[str, str]):
     """Start a server process, wait until ``url`` answers, yield, then stop it."""
     log_path = work / "server.log"
@@ -92,7 +94,8 @@ def lab(tmp_path_factory):
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     base = f"http://127.0.0.1:{port}"
-    yield from ((base, token) for _ in serve(cmd, f"{base}/api/status?token={token}", work, env))
+    with serve(cmd, f"{base}/api/status?token={token}", work, env):
+        yield base, token
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +219,7 @@ def test_explorer_app_under_voila(tmp_path, browser):
            f"--port={port}", "--Voila.ip=127.0.0.1", f"--token={token}"]
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     url = f"http://127.0.0.1:{port}/?token={token}"
-    for _ in serve(cmd, url, tmp_path, env):
+    with serve(cmd, url, tmp_path, env):
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         page = context.new_page()
         page.goto(url)
