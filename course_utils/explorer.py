@@ -23,7 +23,7 @@ from PIL import Image
 
 from .initialization import (
     ACTIVATIONS,
-    activation_slope,
+    backward_step,
     describe_fate,
     first_broken_layer,
     layer_stats,
@@ -63,8 +63,7 @@ def _unit_scale_stats(activation: str, depth: int, width: int, batch: int, seed:
     grads = []
     for i in reversed(range(depth)):
         grads.append(grad)
-        slope = activation_slope(activation, outputs[i])
-        grad = (grad if slope is None else grad * slope) @ w64[i].t()
+        grad = backward_step(grad, outputs[i], w64[i], activation)
     grads.reverse()
     return (torch.stack([o.std() for o in outputs]), torch.stack([o.abs().max() for o in outputs]),
             torch.stack([g.std() for g in grads]), torch.stack([g.abs().max() for g in grads]))

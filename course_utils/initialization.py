@@ -103,6 +103,12 @@ def activation_slope(activation: str, out: Tensor) -> Tensor | None:
     return None
 
 
+def backward_step(grad: Tensor, out: Tensor, w: Tensor, activation: str) -> Tensor:
+    """Chain rule through one layer ``out = act(x @ w)``: from the gradient at ``out`` to the gradient at ``x``."""
+    slope = activation_slope(activation, out)
+    return (grad if slope is None else grad * slope) @ w.t()
+
+
 @functools.lru_cache(maxsize=8)
 def upstream_gradient(batch: int, width: int, seed: int, device: str | torch.device) -> Tensor:
     """The fixed random gradient that the backward pass of ``layer_stats`` starts from (cached; do not modify)."""
@@ -125,9 +131,7 @@ def layer_stats(scale: float | str, depth: int = 50, width: int = 100, batch: in
         if i % CHECK_EVERY == 0 and _is_dead(grad, grad_stds[-1]):  # stays all nan or all zero down to layer 1
             grad_stds += [grad_stds[-1]] * i
             break
-        slope = activation_slope(activation, outputs[i])
-        grad_z = grad if slope is None else grad * slope
-        grad = grad_z @ scaled[i].t()
+        grad = backward_step(grad, outputs[i], scaled[i], activation)
     return act_stds, torch.stack(grad_stds[::-1])
 
 
