@@ -1,5 +1,6 @@
 """Building blocks of the Foundations course: a neural net from plain tensors up to ``nn.Module``."""
 
+from .activations import SCALES, Activation, kaiming_scale, xavier_scale
 from .checks import GradCheck, GradComparison, check_grads
 from .exercises import EXERCISES, ExerciseResult, check_exercise
 from .explorer import InitExplorer, init_explorer
@@ -9,9 +10,11 @@ from .layers import LayerFunction, Lin, Model, Mse, Relu
 from .plotting import draw_network_flow, plot_layer_stds
 from .pytorch import LinearLayer, Module, MyRelu, TwoLayerNet
 from .reproducibility import reproducible
+from .training import toy_problem
 
 __all__ = [
     "ACTIVATIONS",
+    "Activation",
     "check_exercise",
     "check_grads",
     "describe_fate",
@@ -23,6 +26,7 @@ __all__ = [
     "GradComparison",
     "init_explorer",
     "InitExplorer",
+    "kaiming_scale",
     "layer_stats",
     "layer_stds",
     "LayerFunction",
@@ -42,5 +46,8 @@ __all__ = [
     "relu_grad",
     "reproducible",
     "resolve_scale",
+    "SCALES",
+    "toy_problem",
     "TwoLayerNet",
+    "xavier_scale",
 ]

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "linear": lambda x: x,
-    "relu": lambda x: x.clamp_min(0.0),
-    "tanh": torch.tanh,
-}
+from .activations import ACTIVATIONS as ACTIVATION_TABLE
+from .activations import SCALES, resolve_scale  # noqa: F401  (re-exported)
 
-SCALE_NAMES = ("xavier", "kaiming")
-
-
-def resolve_scale(scale: float | str, width: int) -> float:
-    """Turn ``scale`` into a number: ``"xavier"`` is 1/sqrt(width), ``"kaiming"`` is sqrt(2/width)."""
-    if isinstance(scale, str):
-        key = scale.strip().lower()
-        if key == "xavier":
-            return 1 / math.sqrt(width)
-        if key == "kaiming":
-            return math.sqrt(2 / width)
-        raise ValueError(f"unknown scale name {scale!r}; use a number or one of {SCALE_NAMES}")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
-        raise TypeError(f"scale must be a number or one of {SCALE_NAMES}, got {type(scale).__name__}")
-    if not math.isfinite(scale) or scale < 0:
-        raise ValueError(f"scale must be a finite number >= 0, got {scale}")
-    return float(scale)
+# The table of activations, kept as plain functions here: the stack experiments only apply them.
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {a.name: a.fn for a in ACTIVATION_TABLE.values()}
 
 
 def check_stack_args(depth: int, width: int, batch: int, activation: str) -> None:

@@ -5,8 +5,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .activations import kaiming_scale
 from .layers import Model
 from .pytorch import TwoLayerNet
+
+
+def toy_problem(seed: int = 0, n: int = 200, n_in: int = 100, n_hidden: int = 50,
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The chapter's two-layer setup ``x, y, w1, b1, w2, b2``: random data, Kaiming-scaled weights, zero biases.
+
+    Drawn from a generator seeded with ``seed``, in the order a notebook would write it by hand, so that
+    ``reproducible(seed)`` followed by the six ``torch.randn`` lines gives the same tensors.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, n_in, generator=gen)
+    y = torch.randn(n, generator=gen)
+    w1 = torch.randn(n_in, n_hidden, generator=gen) * kaiming_scale(n_in)
+    w2 = torch.randn(n_hidden, 1, generator=gen) * kaiming_scale(n_hidden)
+    return x, y, w1, torch.zeros(n_hidden), w2, torch.zeros(1)
 
 
 def regression_direction(n_in: int, seed: int = 0) -> Tensor:
