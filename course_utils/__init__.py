@@ -1,16 +1,30 @@
 """Building blocks of the Foundations course: a neural net from plain tensors up to ``nn.Module``."""
 
-from .activations import SCALES, Activation, kaiming_scale, xavier_scale
+import importlib
+
+from .activations import ACTIVATIONS, SCALES, Activation, kaiming_scale, resolve_scale, xavier_scale
 from .checks import GradCheck, GradComparison, check_grads
 from .exercises import EXERCISES, ExerciseResult, check_exercise
-from .explorer import InitExplorer, init_explorer
 from .functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
-from .initialization import ACTIVATIONS, describe_fate, layer_stats, layer_stds, resolve_scale
+from .initialization import describe_fate, layer_stats, layer_stds
 from .layers import LayerFunction, Lin, Model, Mse, Relu
-from .plotting import draw_network_flow, plot_layer_stds
 from .pytorch import LinearLayer, Module, MyRelu, TwoLayerNet
 from .reproducibility import reproducible
 from .training import toy_problem
+
+# Widgets, plots and images load on first use, so `import course_utils` costs only torch.
+LAZY = {"init_explorer": "explorer", "InitExplorer": "explorer",
+        "draw_network_flow": "plotting", "plot_layer_stds": "plotting"}
+
+
+def __getattr__(name: str) -> object:
+    """Import the explorer and the plotting helpers the first time one of them is asked for."""
+    if name not in LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACTIVATIONS",

@@ -42,6 +42,10 @@ class Activation:
     scale: str                                   # the key in SCALES that keeps a deep stack of it stable
     commutes_with_scale: bool                    # fn(s * x) == s * fn(x) for every s > 0
 
+    def __call__(self, x: Tensor) -> Tensor:
+        """Apply the activation: ``ACTIVATIONS["relu"](x)`` is ``relu(x)``."""
+        return self.fn(x)
+
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("linear", "linear", lambda x: x, torch.ones_like, 1.0, "xavier", True),

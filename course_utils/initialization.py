@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from .activations import ACTIVATIONS as ACTIVATION_TABLE
-from .activations import SCALES, resolve_scale  # noqa: F401  (re-exported)
-
-# The table of activations, kept as plain functions here: the stack experiments only apply them.
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {a.name: a.fn for a in ACTIVATION_TABLE.values()}
+from .activations import ACTIVATIONS, SCALES, resolve_scale  # noqa: F401  (re-exported)
 
 
 def check_stack_args(depth: int, width: int, batch: int, activation: str) -> None:
@@ -45,7 +40,7 @@ CHECK_EVERY = 4
 
 
 def _is_dead(t: Tensor, std: Tensor) -> bool:
-    """True when ``t`` is all nan or all zero: every later layer then gives exactly the same, in float32."""
+    """True when ``t`` is all nan or all zero: nan @ w is nan and 0 @ w is 0, so every later product is too."""
     return not bool(std > 0) and (bool(t.isnan().all()) or bool((t == 0).all()))
 
 
@@ -53,7 +48,9 @@ def _forward(scale: float | str, depth: int, width: int, batch: int, activation:
              device: str | torch.device) -> tuple[Tensor, list[Tensor], Tensor]:
     """Scaled weights, the activation after every layer of the random stack, and the std of each."""
     check_stack_args(depth, width, batch, activation)
-    act = ACTIVATIONS[activation]
+    act = ACTIVATIONS[activation].fn
+    # Skipping a dead stack needs act(0) == 0 (nan stays nan anyway); an activation such as sigmoid breaks it.
+    can_skip = bool(act(torch.zeros(1)) == 0)
     x, weights = random_stack(depth, width, batch, seed, device)
     scaled = weights * resolve_scale(scale, width)
     outputs, stds = [], []
@@ -61,8 +58,7 @@ def _forward(scale: float | str, depth: int, width: int, batch: int, activation:
         x = act(x @ w)
         outputs.append(x)
         stds.append(x.std())
-        if i % CHECK_EVERY == 0 and _is_dead(x, stds[-1]):
-            # nan @ w is nan and 0 @ w is 0 (and all three activations keep them): skip the arithmetic.
+        if can_skip and i % CHECK_EVERY == 0 and _is_dead(x, stds[-1]):
             outputs += [x] * (depth - i - 1)
             stds += [stds[-1]] * (depth - i - 1)
             break
@@ -75,19 +71,9 @@ def layer_stds(scale: float | str, depth: int = 50, width: int = 100, batch: int
     return _forward(scale, depth, width, batch, activation, seed, device)[2]
 
 
-def activation_slope(activation: str, out: Tensor) -> Tensor | None:
-    """Derivative of the activation, written in terms of its output (None means 1 everywhere)."""
-    if activation == "relu":
-        return (out > 0).to(out.dtype)
-    if activation == "tanh":
-        return 1 - out * out
-    return None
-
-
 def backward_step(grad: Tensor, out: Tensor, w: Tensor, activation: str) -> Tensor:
     """Chain rule through one layer ``out = act(x @ w)``: from the gradient at ``out`` to the gradient at ``x``."""
-    slope = activation_slope(activation, out)
-    return (grad if slope is None else grad * slope) @ w.t()
+    return (grad * ACTIVATIONS[activation].slope(out)) @ w.t()
 
 
 @functools.lru_cache(maxsize=8)

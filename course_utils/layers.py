@@ -1,10 +1,13 @@
-"""The same network as layer objects: each one remembers its inputs so ``backward()`` needs no arguments."""
+"""The same network as layer objects: each one remembers its inputs so ``backward()`` needs no arguments.
+
+Each layer writes out its own formulas, the same lines as ``functions.py``, so the two read alike.
+"""
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from .functions import lin, lin_grad, mse, mse_grad, relu, relu_grad
+from .shapes import check_bias, check_has_g, check_pair
 
 
 class LayerFunction:
@@ -12,6 +15,8 @@ class LayerFunction:
 
     args: tuple[Tensor, ...]
     out: Tensor
+    # A loss starts the backward pass (d loss / d loss = 1), so it is the one layer that reads no out.g.
+    is_loss = False
 
     def __call__(self, *args: Tensor) -> Tensor:
         """Run ``forward`` and keep what the backward pass will need."""
@@ -31,6 +36,8 @@ class LayerFunction:
         """Backward step for the most recent call."""
         if not hasattr(self, "out"):
             raise RuntimeError(f"{type(self).__name__}.backward() called before the layer was called")
+        if not self.is_loss:
+            check_has_g(self.out, type(self).__name__)
         self.bwd(self.out, *self.args)
 
 
@@ -39,45 +46,58 @@ class Relu(LayerFunction):
 
     def forward(self, inp: Tensor) -> Tensor:
         """Clamp negatives to zero."""
-        return relu(inp)
+        return inp.clamp_min(0.0)
 
     def bwd(self, out: Tensor, inp: Tensor) -> None:
-        """Gradient flows where the input was positive."""
-        relu_grad(inp, out)
+        """The gradient flows where the input was positive."""
+        inp.g = (inp > 0).float() * out.g
 
 
 class Lin(LayerFunction):
-    """Affine layer holding its weight ``w`` (n_in, n_out) and bias ``b`` (n_out,)."""
+    """Affine layer holding its weight ``w`` (n_in, n_out) and bias ``b`` (n_out,).
 
-    def __init__(self, w: Tensor, b: Tensor) -> None:
-        self.w, self.b = w, b
+    ``input_grad=False`` skips ``inp.g``: the first layer's input is the data, whose gradient nobody
+    uses, just as autograd computes none for a tensor that does not require grad.
+    """
+
+    def __init__(self, w: Tensor, b: Tensor, input_grad: bool = True) -> None:
+        check_bias(w, b, "Lin")
+        self.w, self.b, self.input_grad = w, b, input_grad
 
     def forward(self, inp: Tensor) -> Tensor:
         """``inp @ w + b``."""
-        return lin(inp, self.w, self.b)
+        return inp @ self.w + self.b
 
     def bwd(self, out: Tensor, inp: Tensor) -> None:
-        """Gradients for the input, the weight and the bias."""
-        lin_grad(inp, out, self.w, self.b)
+        """Gradients for the input (if wanted), the weight and the bias."""
+        if self.input_grad:
+            inp.g = out.g @ self.w.t()
+        self.w.g = inp.t() @ out.g
+        self.b.g = out.g.sum(0)
 
 
 class Mse(LayerFunction):
     """Mean squared error as the last layer; its output is the loss."""
 
+    is_loss = True
+
     def forward(self, inp: Tensor, targ: Tensor) -> Tensor:
         """The loss."""
-        return mse(inp, targ)
+        check_pair(inp, targ, "Mse")
+        return (inp.squeeze(-1) - targ.squeeze(-1)).pow(2).mean()
 
     def bwd(self, out: Tensor, inp: Tensor, targ: Tensor) -> None:
-        """Gradient of the loss with respect to the predictions."""
-        mse_grad(inp, targ)
+        """Gradient of the loss with respect to the predictions, shaped like them."""
+        diff = inp.squeeze(-1) - targ.squeeze(-1)
+        inp.g = (2 * diff / inp.shape[0]).reshape(inp.shape)
 
 
 class Model:
-    """Two-layer net ``Lin -> Relu -> Lin`` with an MSE loss; ``backward()`` fills every ``.g``."""
+    """Two-layer net ``Lin -> Relu -> Lin`` with an MSE loss; ``backward()`` fills ``.g`` of every parameter."""
 
     def __init__(self, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> None:
-        self.layers: list[LayerFunction] = [Lin(w1, b1), Relu(), Lin(w2, b2)]
+        # x is data, not something we train: like autograd, the first layer computes no gradient for it.
+        self.layers: list[LayerFunction] = [Lin(w1, b1, input_grad=False), Relu(), Lin(w2, b2)]
         self.loss = Mse()
 
     def __call__(self, x: Tensor, targ: Tensor) -> Tensor:

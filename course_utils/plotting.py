@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
+
 from torch import Tensor
 
 from .initialization import describe_fate
+
+if TYPE_CHECKING:  # matplotlib itself loads on the first plot, not with the package
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def plot_layer_stds(curves: dict[str, Tensor], ax: Axes | None = None,
@@ -16,6 +19,8 @@ def plot_layer_stds(curves: dict[str, Tensor], ax: Axes | None = None,
     if not curves:
         raise ValueError("plot_layer_stds needs at least one curve")
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(8, 4.5))
     for label, stds in curves.items():
         values = stds.detach().cpu()
@@ -39,6 +44,8 @@ def _box(ax: Axes, x: float, text: str) -> None:
 
 def draw_network_flow() -> Figure:
     """Diagram of the two-layer net: values flow right in the forward pass, gradients flow left in the backward."""
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(11, 3))
     stages = ["x", "lin\n(w1, b1)", "relu", "lin\n(w2, b2)", "mse\n(vs y)", "loss"]
     values = ["x", "l1", "l2", "out", "loss"]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from .activations import kaiming_scale
 from .functions import mse
-from .shapes import check_floating
 
 
 class MyRelu(torch.autograd.Function):
@@ -17,7 +15,6 @@ class MyRelu(torch.autograd.Function):
     @staticmethod
     def forward(ctx, inp: Tensor) -> Tensor:  # type: ignore[override]
         """Save the input (the backward needs its sign) and clamp it."""
-        check_floating("MyRelu input", inp)
         ctx.save_for_backward(inp)
         return inp.clamp_min(0.0)
 
@@ -25,23 +22,19 @@ class MyRelu(torch.autograd.Function):
     def backward(ctx, grad_output: Tensor) -> Tensor:  # type: ignore[override]
         """Pass the incoming gradient through where the input was positive."""
         (inp,) = ctx.saved_tensors
-        return grad_output * (inp > 0).to(grad_output.dtype)
+        return grad_output * (inp > 0).float()
 
 
 class LinearLayer(nn.Module):
-    """Linear layer from scratch: weight (n_out, n_in) scaled by sqrt(2/n_in) (Kaiming), bias zeros."""
+    """Linear layer from scratch: weight (n_out, n_in) with Kaiming scale, bias zeros."""
 
     def __init__(self, n_in: int, n_out: int) -> None:
         super().__init__()
-        if n_in < 1 or n_out < 1:
-            raise ValueError(f"LinearLayer needs n_in >= 1 and n_out >= 1, got n_in={n_in}, n_out={n_out}")
-        self.weight = nn.Parameter(torch.randn(n_out, n_in) * math.sqrt(2 / n_in))
+        self.weight = nn.Parameter(torch.randn(n_out, n_in) * kaiming_scale(n_in))
         self.bias = nn.Parameter(torch.zeros(n_out))
 
     def forward(self, x: Tensor) -> Tensor:
         """``x @ weight.T + bias``; PyTorch stores weights as (n_out, n_in), hence the transpose."""
-        if x.shape[-1] != self.weight.shape[1]:
-            raise ValueError(f"LinearLayer expects {self.weight.shape[1]} input features, got x {tuple(x.shape)}")
         return x @ self.weight.t() + self.bias
 
 

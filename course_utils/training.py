@@ -62,8 +62,8 @@ def sgd_step(params: list[Tensor], lr: float) -> None:
 def init_params(n_in: int, n_hidden: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Kaiming-scaled w1 (n_in, n_hidden) and w2 (n_hidden, 1), zero biases, from a seeded generator."""
     gen = torch.Generator().manual_seed(seed)
-    w1 = torch.randn(n_in, n_hidden, generator=gen) * (2 / n_in) ** 0.5
-    w2 = torch.randn(n_hidden, 1, generator=gen) * (2 / n_hidden) ** 0.5
+    w1 = torch.randn(n_in, n_hidden, generator=gen) * kaiming_scale(n_in)
+    w2 = torch.randn(n_hidden, 1, generator=gen) * kaiming_scale(n_hidden)
     return w1, torch.zeros(n_hidden), w2, torch.zeros(1)
 
 

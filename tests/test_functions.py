@@ -1,35 +1,37 @@
 """The plain functions and their hand-written gradients, checked against autograd."""
 
+import re
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_utils import check_grads, forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
+from course_utils import (
+    check_grads,
+    forward_and_backward,
+    lin,
+    lin_grad,
+    mse,
+    mse_grad,
+    relu,
+    relu_grad,
+    toy_problem,
+)
 
 
-def two_layer_loss(x, targ):
-    """The same net written with autograd-friendly ops, as the reference for the hand-written backward."""
-    def loss(w1, b1, w2, b2, x=x):
-        return mse(lin(relu(lin(x, w1, b1)), w2, b2), targ)
-    return loss
-
-
-def make_params(n_in, nh, n_out, device):
-    return (torch.randn(n_in, nh, device=device) / n_in**0.5, torch.randn(nh, device=device),
-            torch.randn(nh, n_out, device=device) / nh**0.5, torch.randn(n_out, device=device))
+def two_layer_loss(y):
+    """The same net, differentiated by autograd: the reference for every hand-written backward pass."""
+    return lambda x, w1, b1, w2, b2: mse(lin(relu(lin(x, w1, b1)), w2, b2), y)
 
 
 @pytest.mark.parametrize("n,n_in,nh", [(200, 100, 50), (1, 100, 50), (7, 1, 3), (5, 4, 1), (1, 1, 1)])
 def test_forward_and_backward_matches_autograd(n, n_in, nh, device):
-    x = torch.randn(n, n_in, device=device)
-    y = torch.randn(n, device=device)
-    w1, b1, w2, b2 = make_params(n_in, nh, 1, device)
+    x, y, w1, b1, w2, b2 = (t.to(device) for t in toy_problem(seed=1, n=n, n_in=n_in, n_hidden=nh))
+    b1.normal_()  # nonzero biases, so a wrong bias gradient cannot hide
     loss = forward_and_backward(x, y, w1, b1, w2, b2)
-    ref = mse(lin(relu(lin(x, w1, b1)), w2, b2), y)
-    assert torch.allclose(loss, ref)
-    result = check_grads(lambda x, w1, b1, w2, b2: mse(lin(relu(lin(x, w1, b1)), w2, b2), y),
-                         x=x, w1=w1, b1=b1, w2=w2, b2=b2, verbose=False)
+    assert torch.allclose(loss, two_layer_loss(y)(x, w1, b1, w2, b2))
+    result = check_grads(two_layer_loss(y), x=x, w1=w1, b1=b1, w2=w2, b2=b2, verbose=False)
     assert result, result.table()
     assert [c.name for c in result] == ["x", "w1", "b1", "w2", "b2"]
 
@@ -37,13 +39,10 @@ def test_forward_and_backward_matches_autograd(n, n_in, nh, device):
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 12), n_in=st.integers(1, 9), nh=st.integers(1, 9), seed=st.integers(0, 10_000))
 def test_gradients_match_autograd_for_any_shape(n, n_in, nh, seed):
-    gen = torch.Generator().manual_seed(seed)
-    x, y = torch.randn(n, n_in, generator=gen), torch.randn(n, 1, generator=gen)
-    w1, b1 = torch.randn(n_in, nh, generator=gen), torch.randn(nh, generator=gen)
-    w2, b2 = torch.randn(nh, 1, generator=gen), torch.randn(1, generator=gen)
+    x, y, w1, b1, w2, b2 = toy_problem(seed=seed, n=n, n_in=n_in, n_hidden=nh)
+    y = y.reshape(n, 1)  # column targets work as well as a vector
     forward_and_backward(x, y, w1, b1, w2, b2)
-    assert check_grads(lambda x, w1, b1, w2, b2: mse(lin(relu(lin(x, w1, b1)), w2, b2), y),
-                       x=x, w1=w1, b1=b1, w2=w2, b2=b2, verbose=False)
+    assert check_grads(two_layer_loss(y), x=x, w1=w1, b1=b1, w2=w2, b2=b2, verbose=False)
 
 
 def test_each_grad_function_alone(device):
@@ -66,6 +65,14 @@ def test_relu_values():
     assert relu(torch.tensor([-2.0, 0.0, 3.0])).tolist() == [0.0, 0.0, 3.0]
 
 
+def test_input_grad_can_be_skipped():
+    x, y, w1, b1, w2, b2 = toy_problem(n=8, n_in=5, n_hidden=3)
+    forward_and_backward(x, y, w1, b1, w2, b2, input_grad=False)
+    assert not hasattr(x, "g")
+    assert check_grads(lambda w1, b1, w2, b2: two_layer_loss(y)(x, w1, b1, w2, b2),
+                       w1=w1, b1=b1, w2=w2, b2=b2, verbose=False)
+
+
 class TestMseShapes:
     def test_column_against_vector_is_the_normal_case(self):
         out, targ = torch.tensor([[1.0], [2.0], [4.0]]), torch.tensor([1.0, 0.0, 1.0])
@@ -78,43 +85,52 @@ class TestMseShapes:
         assert (out - targ.reshape(3)).pow(2).mean().item() != pytest.approx(13 / 3)
 
     def test_batch_of_one_keeps_its_shape(self):
-        out, targ = torch.tensor([[3.0]], requires_grad=True), torch.tensor([1.0])
+        out, targ = torch.tensor([[3.0]]), torch.tensor([1.0])
         assert mse(out, targ).item() == pytest.approx(4.0)
         mse_grad(out, targ)
         assert out.g.shape == (1, 1)
         assert out.g.item() == pytest.approx(4.0)
 
-    def test_mismatched_rows_name_both_shapes(self):
+    @pytest.mark.parametrize("fn", [mse, mse_grad])
+    def test_mismatched_rows_name_both_shapes(self, fn):
         with pytest.raises(ValueError, match=r"\(5, 1\).*\(4,\)"):
-            mse(torch.zeros(5, 1), torch.zeros(4))
-        with pytest.raises(ValueError, match=r"\(5, 1\).*\(4,\)"):
-            mse_grad(torch.zeros(5, 1), torch.zeros(4))
+            fn(torch.zeros(5, 1), torch.zeros(4))
 
-    def test_wide_output_is_refused(self):
+    @pytest.mark.parametrize("fn", [mse, mse_grad])
+    def test_wide_output_is_refused(self, fn):
+        # (5, 2) against (10,) would otherwise pair up without an error.
         with pytest.raises(ValueError, match=r"\(5, 2\)"):
-            mse(torch.zeros(5, 2), torch.zeros(5))
+            fn(torch.zeros(5, 2), torch.zeros(10))
 
-    def test_integer_targets_are_refused(self):
-        with pytest.raises(TypeError, match="floating-point"):
-            mse(torch.zeros(3, 1), torch.tensor([1, 2, 3]))
+    @pytest.mark.parametrize("fn", [mse, mse_grad])
+    def test_empty_batch_is_refused_instead_of_nan(self, fn):
+        assert torch.zeros(0).mean().isnan()  # what would happen without the check
+        with pytest.raises(ValueError, match=r"\(0, 1\)"):
+            fn(torch.zeros(0, 1), torch.zeros(0))
+
+    @pytest.mark.parametrize("fn", [mse, mse_grad])
+    def test_float64_targets_are_named_as_the_cause(self, fn):
+        with pytest.raises(TypeError, match=r"targets are torch.float64.*predictions are torch.float32"):
+            fn(torch.zeros(3, 1), torch.zeros(3, dtype=torch.float64))
 
 
-class TestLinShapes:
-    def test_mismatched_inner_sizes_name_both(self):
-        with pytest.raises(ValueError, match=r"7 features.*expects 5.*\(3, 7\).*\(5, 2\)"):
+class TestLinGuards:
+    @pytest.mark.parametrize("b_shape", [(1,), (4, 3)])
+    def test_wrong_bias_shape_names_both(self, b_shape):
+        # Both would broadcast into x @ w without an error: one bias for all columns, or one per row.
+        with pytest.raises(ValueError, match=rf"{re.escape(str(b_shape))}.*\(5, 3\)"):
+            lin(torch.zeros(4, 5), torch.zeros(5, 3), torch.zeros(b_shape))
+
+    def test_inner_size_mismatch_is_left_to_torch(self):
+        with pytest.raises(RuntimeError, match=r"3x7 and 5x2"):
             lin(torch.zeros(3, 7), torch.zeros(5, 2), torch.zeros(2))
 
-    def test_wrong_bias_shape(self):
-        with pytest.raises(ValueError, match=r"b must have shape \(2,\)"):
-            lin(torch.zeros(3, 5), torch.zeros(5, 2), torch.zeros(3))
-
-    def test_mixed_dtypes(self):
-        with pytest.raises(TypeError, match="dtypes differ"):
-            lin(torch.zeros(3, 5), torch.zeros(5, 2, dtype=torch.float64), torch.zeros(2))
-
-    def test_not_a_tensor(self):
-        with pytest.raises(TypeError, match="torch.Tensor"):
-            lin([[1.0]], torch.zeros(1, 1), torch.zeros(1))
+    def test_lin_grad_with_an_input_that_does_not_fit_w(self):
+        x, y, w1, b1, w2, b2 = toy_problem(n=6, n_in=4, n_hidden=3)
+        l1 = lin(x, w1, b1)
+        l1.g = torch.ones_like(l1)
+        with pytest.raises(ValueError, match=r"\(6, 3\).*\(4, 3\)"):
+            lin_grad(relu(l1), l1, w1, b1)  # the ReLU output passed where the layer's input belongs
 
 
 def test_backward_out_of_order_explains_itself():
@@ -122,12 +138,13 @@ def test_backward_out_of_order_explains_itself():
     out = lin(inp, w, b)
     with pytest.raises(RuntimeError, match=r"out\.g is missing"):
         lin_grad(inp, out, w, b)
+    with pytest.raises(RuntimeError, match=r"out\.g is missing"):
+        relu_grad(out, relu(out))
 
 
-def test_input_grad_can_be_skipped():
-    x, y = torch.randn(8, 5), torch.randn(8)
-    w1, b1, w2, b2 = make_params(5, 3, 1, "cpu")
-    forward_and_backward(x, y, w1, b1, w2, b2, input_grad=False)
-    assert not hasattr(x, "g")
-    assert check_grads(lambda w1, b1, w2, b2: mse(lin(relu(lin(x, w1, b1)), w2, b2), y),
-                       w1=w1, b1=b1, w2=w2, b2=b2, verbose=False)
+def test_relu_grad_with_its_arguments_swapped():
+    l1 = torch.tensor([[-1.0, 2.0], [3.0, -4.0]])
+    l2 = relu(l1)
+    l1.g, l2.g = torch.ones(2, 2), torch.full((2, 2), 5.0)  # l1.g left over from an earlier step
+    with pytest.raises(ValueError, match=r"out \(2, 2\) has negative entries"):
+        relu_grad(l2, l1)

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from course_utils import layer_stats, layer_stds, resolve_scale
+from course_utils import ACTIVATIONS, Activation, layer_stats, layer_stds, resolve_scale
+from course_utils.initialization import random_stack, upstream_gradient
 
 
 def test_shape_and_determinism():
@@ -64,12 +65,10 @@ def test_runs_on_device(device):
                                               (0.02, "tanh")])
 def test_skipping_dead_layers_gives_exactly_the_full_float32_run(scale, activation):
     """Once a layer is all nan or all zero, the shortcut must equal computing every remaining layer."""
-    from course_utils.initialization import ACTIVATIONS, random_stack, upstream_gradient
-
     acts, grads = layer_stats(scale, activation=activation)
     x, weights = random_stack(50, 100, 200, 0)
     scaled = weights * scale
-    act = ACTIVATIONS[activation]
+    act = ACTIVATIONS[activation].fn
     outputs = []
     for w in scaled:
         x = act(x @ w)
@@ -99,3 +98,27 @@ def test_where_a_stack_breaks_forward_and_backward():
     assert describe_fate(healthy, from_top=True) == "std at layer 1: 0.7"
     with pytest.raises(ValueError, match=r"non-empty 1-D tensor of stds, got shape \(2, 2\)"):
         describe_fate(torch.ones(2, 2))
+
+
+def test_a_new_activation_is_one_record_in_the_table(monkeypatch):
+    """Adding leaky ReLU touches only ACTIVATIONS: the experiments take everything else from its record."""
+    leaky = Activation("leaky_relu", "leaky ReLU", lambda x: torch.where(x > 0, x, 0.1 * x),
+                       lambda out: 0.1 + 0.9 * (out > 0).to(out.dtype), math.sqrt(2 / (1 + 0.1**2)), "kaiming", True)
+    monkeypatch.setitem(ACTIVATIONS, "leaky_relu", leaky)
+    acts, grads = layer_stats(0.7, depth=3, width=6, batch=10, activation="leaky_relu", seed=2)
+    assert torch.equal(acts, layer_stds(0.7, depth=3, width=6, batch=10, activation="leaky_relu", seed=2))
+
+    x, weights = random_stack(3, 6, 10, 2)
+    outputs = []
+    for w in weights * 0.7:
+        x = torch.where(x @ w > 0, x @ w, 0.1 * (x @ w))
+        outputs.append(x)
+    torch.testing.assert_close(acts, torch.stack([o.std() for o in outputs]))
+    grad, expected = upstream_gradient(10, 6, 2, "cpu"), []
+    for out, w in zip(reversed(outputs), reversed(weights * 0.7)):
+        expected.append(grad.std())
+        grad = (grad * torch.where(out > 0, 1.0, 0.1)) @ w.t()
+    torch.testing.assert_close(grads, torch.stack(expected[::-1]))
+
+    stable_acts, stable_grads = layer_stats("kaiming", activation="leaky_relu")
+    assert 0.1 < stable_acts[-1] < 10 and 0.1 < stable_grads[0] < 10

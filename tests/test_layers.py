@@ -3,22 +3,32 @@
 import pytest
 import torch
 
-from course_utils import LayerFunction, Lin, Model, Mse, Relu, check_grads, forward_and_backward, lin, mse, relu
+from course_utils import (
+    LayerFunction,
+    Lin,
+    Model,
+    Mse,
+    Relu,
+    check_grads,
+    forward_and_backward,
+    lin,
+    mse,
+    relu,
+    toy_problem,
+)
 
 
 @pytest.mark.parametrize("n,n_in,nh", [(200, 100, 50), (1, 3, 2), (4, 1, 1)])
 def test_model_gradients_match_autograd_and_functions(n, n_in, nh, device):
-    x, y = torch.randn(n, n_in, device=device), torch.randn(n, device=device)
-    params = [torch.randn(n_in, nh, device=device), torch.zeros(nh, device=device),
-              torch.randn(nh, 1, device=device), torch.zeros(1, device=device)]
+    x, y, *params = (t.to(device) for t in toy_problem(n=n, n_in=n_in, n_hidden=nh))
     model = Model(*params)
     loss = model(x, y)
     model.backward()
-    assert check_grads(lambda x, w1, b1, w2, b2: mse(lin(relu(lin(x, w1, b1)), w2, b2), y),
-                       x=x, w1=params[0], b1=params[1], w2=params[2], b2=params[3], verbose=False)
+    assert not hasattr(x, "g"), "the data needs no gradient, so the model must not compute one"
+    assert check_grads(lambda w1, b1, w2, b2: mse(lin(relu(lin(x, w1, b1)), w2, b2), y),
+                       w1=params[0], b1=params[1], w2=params[2], b2=params[3], verbose=False)
     from_model = [p.g.clone() for p in model.parameters()]
-    loss_fn = forward_and_backward(x, y, *params)
-    assert torch.equal(loss, loss_fn)
+    assert torch.equal(loss, forward_and_backward(x, y, *params))
     for g_model, p in zip(from_model, params):
         assert torch.equal(g_model, p.g)
 
@@ -37,13 +47,34 @@ def test_single_layers():
     out.g = torch.ones_like(out)
     layer.backward()
     assert torch.allclose(b.g, torch.full((2,), 5.0))
+    assert torch.allclose(inp.g, torch.ones(5, 2) @ w.t())
 
     loss = Mse()
     pred = torch.randn(5, 1)
     value = loss(pred, torch.zeros(5))
     loss.backward()
     assert torch.allclose(value, pred.pow(2).mean())
-    assert pred.g.shape == (5, 1)
+    assert torch.allclose(pred.g, 2 * pred / 5)
+
+
+def test_lin_without_input_grad_fills_only_the_parameters():
+    inp, w, b = torch.randn(4, 3), torch.randn(3, 2), torch.zeros(2)
+    layer = Lin(w, b, input_grad=False)
+    layer(inp).g = torch.ones(4, 2)
+    layer.backward()
+    assert not hasattr(inp, "g")
+    assert w.g.shape == (3, 2) and b.g.shape == (2,)
+
+
+def test_the_guards_of_the_functions_hold_in_the_layers():
+    with pytest.raises(ValueError, match=r"\(1,\).*\(3, 2\)"):
+        Lin(torch.zeros(3, 2), torch.zeros(1))
+    with pytest.raises(ValueError, match=r"\(4, 1\).*\(3,\)"):
+        Mse()(torch.zeros(4, 1), torch.zeros(3))
+    layer = Lin(torch.zeros(3, 2), torch.zeros(2))
+    layer(torch.zeros(4, 3))
+    with pytest.raises(RuntimeError, match=r"out\.g is missing"):
+        layer.backward()
 
 
 def test_base_class_tells_what_is_missing():
@@ -54,7 +85,7 @@ def test_base_class_tells_what_is_missing():
     layer = Half()
     with pytest.raises(RuntimeError, match="before the layer was called"):
         layer.backward()
-    layer(torch.ones(2))
+    layer(torch.ones(2)).g = torch.ones(2)
     with pytest.raises(NotImplementedError, match="Half must define bwd"):
         layer.backward()
     with pytest.raises(NotImplementedError, match="must define forward"):
