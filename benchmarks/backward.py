@@ -81,7 +81,9 @@ def python_matmul(a: list[list[float]], b: list[list[float]]) -> list[list[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=100, help="timed repetitions per variant (default 100)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads for both")
+    # One thread by default, as in the notebooks (reproducible() sets it): on a shared machine, more threads
+    # mostly measure what else is running.
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both (default 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.reps} repetitions, medians\n")
