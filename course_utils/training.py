@@ -20,9 +20,14 @@ def toy_problem(seed: int = 0, n: int = 200, n_in: int = 100, n_hidden: int = 50
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, n_in, generator=gen)
     y = torch.randn(n, generator=gen)
+    return x, y, *kaiming_params(n_in, n_hidden, gen)
+
+
+def kaiming_params(n_in: int, n_hidden: int, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Kaiming-scaled w1 (n_in, n_hidden) and w2 (n_hidden, 1) drawn from ``gen``, and zero biases."""
     w1 = torch.randn(n_in, n_hidden, generator=gen) * kaiming_scale(n_in)
     w2 = torch.randn(n_hidden, 1, generator=gen) * kaiming_scale(n_hidden)
-    return x, y, w1, torch.zeros(n_hidden), w2, torch.zeros(1)
+    return w1, torch.zeros(n_hidden), w2, torch.zeros(1)
 
 
 def regression_direction(n_in: int, seed: int = 0) -> Tensor:
@@ -60,11 +65,8 @@ def sgd_step(params: list[Tensor], lr: float) -> None:
 
 
 def init_params(n_in: int, n_hidden: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Kaiming-scaled w1 (n_in, n_hidden) and w2 (n_hidden, 1), zero biases, from a seeded generator."""
-    gen = torch.Generator().manual_seed(seed)
-    w1 = torch.randn(n_in, n_hidden, generator=gen) * kaiming_scale(n_in)
-    w2 = torch.randn(n_hidden, 1, generator=gen) * kaiming_scale(n_hidden)
-    return w1, torch.zeros(n_hidden), w2, torch.zeros(1)
+    """Kaiming-scaled w1 (n_in, n_hidden) and w2 (n_hidden, 1), zero biases, from a generator seeded with ``seed``."""
+    return kaiming_params(n_in, n_hidden, torch.Generator().manual_seed(seed))
 
 
 def train_by_hand(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, steps: int) -> Tensor:

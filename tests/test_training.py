@@ -1,8 +1,11 @@
 """Synthetic data, the SGD step over .g, and hand-written training that tracks PyTorch's step for step."""
 
+import math
+
 import pytest
 import torch
 
+from course_utils import toy_problem
 from course_utils.training import (
     init_params,
     make_regression,
@@ -55,3 +58,12 @@ def test_hand_training_learns_and_matches_pytorch():
     assert hand[-1] < 0.25 * hand[0]
     assert (hand - auto).abs().max() < 1e-5
     assert all(torch.equal(a, b) for a, b in zip(params, originals)), "training must not modify its inputs"
+
+
+def test_toy_problem_is_the_setup_a_notebook_writes_by_hand():
+    torch.manual_seed(3)  # what reproducible(seed=3) seeds
+    x, y = torch.randn(20, 10), torch.randn(20)
+    w1, b1 = torch.randn(10, 5) * math.sqrt(2 / 10), torch.zeros(5)
+    w2, b2 = torch.randn(5, 1) * math.sqrt(2 / 5), torch.zeros(1)
+    for got, expected in zip(toy_problem(seed=3, n=20, n_in=10, n_hidden=5), (x, y, w1, b1, w2, b2), strict=True):
+        assert torch.equal(got, expected)
