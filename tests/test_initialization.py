@@ -43,13 +43,13 @@ def test_named_scales():
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    ({"scale": -0.1}, ValueError, "scale must be a finite number >= 0, got -0.1"),
-    ({"scale": float("nan")}, ValueError, "finite"),
-    ({"scale": "glorot"}, ValueError, "unknown scale name 'glorot'"),
-    ({"scale": None}, TypeError, "scale must be a number"),
-    ({"scale": 0.1, "depth": 0}, ValueError, "depth must be at least 1, got 0"),
-    ({"scale": 0.1, "width": 2.5}, TypeError, "width must be an int"),
-    ({"scale": 0.1, "activation": "sigmoid"}, ValueError, "unknown activation 'sigmoid'"),
+    ({"scale": -0.1}, ValueError, "-0.1"),
+    ({"scale": float("nan")}, ValueError, "nan"),
+    ({"scale": "glorot"}, ValueError, "'glorot'"),
+    ({"scale": None}, TypeError, "NoneType"),
+    ({"scale": 0.1, "depth": 0}, ValueError, "depth"),
+    ({"scale": 0.1, "width": 2.5}, TypeError, "width"),
+    ({"scale": 0.1, "activation": "sigmoid"}, ValueError, "'sigmoid'"),
 ])
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -79,5 +79,5 @@ def test_two_layer_net_matches_hand_written_model(device):
 
 
 def test_from_weights_checks_shapes():
-    with pytest.raises(ValueError, match=r"b1 has shape \(1,\), expected \(4,\)"):
+    with pytest.raises(ValueError, match=r"b1.*\(1,\).*\(4,\)"):
         TwoLayerNet.from_weights(torch.zeros(8, 4), torch.zeros(1), torch.zeros(4, 1), torch.zeros(1))

@@ -40,10 +40,10 @@ def test_sgd_step_moves_against_the_gradient():
 
 def test_sgd_step_explains_missing_or_wrong_gradients():
     p = torch.zeros(3)
-    with pytest.raises(RuntimeError, match=r"parameter 0 \(shape \(3,\)\) has no \.g"):
+    with pytest.raises(RuntimeError, match=r"\(3,\).*\.g"):
         sgd_step([p], lr=0.1)
     p.g = torch.zeros(1, 3)
-    with pytest.raises(ValueError, match=r"shape \(3,\) but its \.g has shape \(1, 3\)"):
+    with pytest.raises(ValueError, match=r"\(3,\).*\(1, 3\)"):
         sgd_step([p], lr=0.1)
     with pytest.raises(ValueError, match="learning rate"):
         sgd_step([p], lr=0.0)
