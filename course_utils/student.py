@@ -43,7 +43,7 @@ Open the notebooks in order, from `00_matmul_primer.ipynb`. Each "your turn" cel
 The notebooks import `course_utils`, which ships in the folder `course_utils/` next to them: start
 Jupyter from this folder and Python finds it. It needs these packages (the versions the course is tested with):
 
-    pip install -r requirements.txt jupyterlab
+    pip install -r requirements.txt
 """
 
 NOTE = ("*Hand-out copy:* the `course_utils` package this notebook imports sits in the folder next to it; "
@@ -115,9 +115,12 @@ def student_notebook(nb: dict[str, Any], self_study: bool = False) -> dict[str, 
 
 
 def _pinned_requirements() -> str:
-    """The package's dependencies at the versions installed here (an unpinned torch pulls a huge GPU build)."""
+    """The package's dependencies and JupyterLab at the versions installed here."""
     names = [re.split(r"[ ;<>=!~\[]", req, maxsplit=1)[0] for req in importlib.metadata.requires("course_utils") or []]
-    return "".join(f"{name}=={importlib.metadata.version(name)}\n" for name in names)
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in [*names, "jupyterlab"]]
+    # A CPU build of torch (version "+cpu") lives on PyTorch's own index; the default wheel pulls gigabytes of CUDA.
+    index = ["--extra-index-url https://download.pytorch.org/whl/cpu"] if any("+cpu" in pin for pin in pins) else []
+    return "\n".join([*index, *pins]) + "\n"
 
 
 def ship_package(target_dir: Path, self_study: bool) -> None:
