@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # jupyter refuses to run as root unless told it is on purpose (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test lint execute student slides freeze clean
+.PHONY: setup lab test lint execute student self-study slides freeze clean
 
 setup: $(STAMP)
 
@@ -28,9 +28,13 @@ test: lint
 execute: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
 
-# Student copies in student/: solutions replaced by stubs, outputs cleared, checks kept.
+# Hand-out copies, each with course_utils inside: student/ for a class (solutions replaced by stubs, outputs
+# cleared, checks kept) and self-study/ (the same, with each solution folded below its check).
 student: setup
 	$(BIN)/python -m course_utils.student notebooks student
+
+self-study: setup
+	$(BIN)/python -m course_utils.student --self-study notebooks self-study
 
 # Offline reveal.js decks of the core notebooks in slides/ (fetches reveal.js and MathJax with npm once).
 slides: setup
@@ -41,4 +45,4 @@ freeze: setup
 	mv constraints.new constraints.txt
 
 clean:
-	rm -rf $(VENV) student slides .pytest_cache
+	rm -rf $(VENV) student self-study slides .pytest_cache

@@ -1,64 +1,141 @@
-"""Make student copies of the notebooks: solutions replaced by stubs, outputs cleared, checks kept.
+"""Hand-out copies of the notebooks: solutions replaced by stubs, outputs cleared, checks kept.
 
-Solutions sit in code cells between lines ``### BEGIN SOLUTION`` and ``### END SOLUTION``. Each such
-block becomes ``raise NotImplementedError(...)`` at the block's indentation.
+Solutions sit in code cells between lines ``### BEGIN SOLUTION`` and ``### END SOLUTION``. Inside a
+function or method the block becomes ``raise NotImplementedError(...)``, so the cell still defines the
+function and its check reports "not written yet". A block at the top level of a cell (a prediction, say)
+becomes a comment, so the cell runs; give the variable a placeholder value (``None``) before the block.
+Lines in a block that start with ``### STUB `` are what the student copy shows instead: a fix-the-bug
+exercise keeps its broken line this way.
 
-Usage: python -m course_utils.student [SOURCE_DIR] [TARGET_DIR]   (defaults: notebooks student)
+Two kinds of copy: for a class (no solutions at all) and for self-study, where each solution follows its
+check, folded in a ``<details>`` block that JupyterLab shows closed until clicked. Either copy ships the
+``course_utils`` package next to the notebooks, with a README that says what to install.
+
+Usage: python -m course_utils.student [--self-study] [SOURCE_DIR] [TARGET_DIR]   (defaults: notebooks student)
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import importlib.metadata
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = 'raise NotImplementedError("write your solution here")'
+TOP_LEVEL_STUB = "# write your answer here"
+GIVEN = "### STUB "
 _BEGIN_LINE = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
+PACKAGE = Path(__file__).resolve().parent
+
+README = """# {title}
+
+Open the notebooks in order, from `00_matmul_primer.ipynb`. Each "your turn" cell holds a
+`raise NotImplementedError` or a placeholder: replace it with your code, then run the check below it.
+{solutions}
+## What to install
+
+The notebooks import `course_utils`, which ships in the folder `course_utils/` next to them: start
+Jupyter from this folder and Python finds it. It needs these packages (the versions the course is tested with):
+
+    pip install -r requirements.txt
+"""
+
+NOTE = ("*Hand-out copy:* the `course_utils` package this notebook imports sits in the folder next to it; "
+        "`README.md` there says what to install.")
 
 
 def strip_solutions(source: str) -> str:
-    """Replace every solution block of a cell's source with an indented ``raise NotImplementedError``."""
+    """Replace every solution block of a cell's source with its stub, at the block's indentation."""
     out: list[str] = []
-    inside = False
+    block: list[str] | None = None   # the stub lines of the block being read, or None outside a block
+    indent = ""
     for number, line in enumerate(source.splitlines(), start=1):
         begin = _BEGIN_LINE.match(line)
         if begin:
-            if inside:
+            if block is not None:
                 raise ValueError(f"line {number}: {BEGIN} inside another solution block")
-            inside = True
-            out.append(begin.group(1) + STUB)
+            block, indent = [], begin.group(1)
         elif line.strip() == END:
-            if not inside:
+            if block is None:
                 raise ValueError(f"line {number}: {END} without a {BEGIN} before it")
-            inside = False
-        elif not inside:
+            out.extend(block or [indent + (STUB if indent else TOP_LEVEL_STUB)])
+            block = None
+        elif block is None:
             out.append(line)
-    if inside:
+        elif line.strip().startswith(GIVEN):
+            block.append(indent + line.strip()[len(GIVEN):])
+    if block is not None:
         raise ValueError(f"a {BEGIN} block is never closed by {END}")
     return "\n".join(out)
 
 
-def student_notebook(nb: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a notebook (as parsed JSON) with solutions stubbed and all outputs cleared."""
+def _markdown(cell_id: str, text: str) -> dict[str, Any]:
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": text}
+
+
+def _folded(number: int, solution: str) -> dict[str, Any]:
+    """A markdown cell holding a solution, closed until the student clicks on it."""
+    return _markdown(f"solution-{number}",
+                     f"<details><summary>Solution</summary>\n\n```python\n{solution}\n```\n</details>")
+
+
+def student_notebook(nb: dict[str, Any], self_study: bool = False) -> dict[str, Any]:
+    """A copy of a notebook (parsed JSON) with solutions stubbed and outputs cleared.
+
+    With ``self_study`` each cell's full solution follows, folded, after the check that comes next.
+    """
     nb = copy.deepcopy(nb)
+    cells: list[dict[str, Any]] = [_markdown("handout-note", NOTE)]
+    waiting: list[str] = []   # solutions to show once their check has run
+    folded = 0
     for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        cell["source"] = strip_solutions(source) if BEGIN in source else source
-        cell["outputs"] = []
-        cell["execution_count"] = None
+        if cell["cell_type"] == "code":
+            if BEGIN in source:
+                cell["source"] = strip_solutions(source)
+                waiting.append("\n".join(line for line in source.splitlines()
+                                          if line.strip() not in (BEGIN, END) and not line.strip().startswith(GIVEN)))
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        cells.append(cell)
+        if self_study and waiting and ("check_exercise(" in source or cell is nb["cells"][-1]):
+            for solution in waiting:
+                folded += 1
+                cells.append(_folded(folded, solution))
+            waiting = []
+    nb["cells"] = cells
     nb.get("metadata", {}).pop("widgets", None)
     return nb
 
 
-def make_student_copies(source_dir: Path, target_dir: Path) -> list[Path]:
-    """Write a student copy of every notebook in ``source_dir`` to ``target_dir``; return the paths written."""
+def _pinned_requirements() -> str:
+    """The package's dependencies and JupyterLab at the versions installed here."""
+    names = [re.split(r"[ ;<>=!~\[]", req, maxsplit=1)[0] for req in importlib.metadata.requires("course_utils") or []]
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in [*names, "jupyterlab"]]
+    # A CPU build of torch (version "+cpu") lives on PyTorch's own index; the default wheel pulls gigabytes of CUDA.
+    index = ["--extra-index-url https://download.pytorch.org/whl/cpu"] if any("+cpu" in pin for pin in pins) else []
+    return "\n".join([*index, *pins]) + "\n"
+
+
+def ship_package(target_dir: Path, self_study: bool) -> None:
+    """Copy ``course_utils`` next to the notebooks and write the README and requirements that go with it."""
+    shutil.copytree(PACKAGE, target_dir / "course_utils", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    title = "Foundations: self-study copy" if self_study else "Foundations: student copy"
+    solutions = ("\nEach solution follows its check, folded: click **Solution** once you have tried.\n"
+                 if self_study else "")
+    (target_dir / "README.md").write_text(README.format(title=title, solutions=solutions), encoding="utf-8")
+    (target_dir / "requirements.txt").write_text(_pinned_requirements(), encoding="utf-8")
+
+
+def make_student_copies(source_dir: Path, target_dir: Path, self_study: bool = False) -> list[Path]:
+    """Write a hand-out copy of every notebook in ``source_dir`` to ``target_dir``; return the paths written."""
     notebooks = sorted(Path(source_dir).glob("*.ipynb"))
     if not notebooks:
         raise FileNotFoundError(f"no notebooks found in {source_dir}")
@@ -68,18 +145,21 @@ def make_student_copies(source_dir: Path, target_dir: Path) -> list[Path]:
     for path in notebooks:
         nb = json.loads(path.read_text(encoding="utf-8"))
         target = target_dir / path.name
-        target.write_text(json.dumps(student_notebook(nb), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        copy_nb = student_notebook(nb, self_study=self_study)
+        target.write_text(json.dumps(copy_nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(target)
+    ship_package(target_dir, self_study)
     return written
 
 
 def main() -> None:
-    """Command line: write student copies and list them."""
-    parser = argparse.ArgumentParser(description="Write student copies of the course notebooks.")
+    """Command line: write hand-out copies and list them."""
+    parser = argparse.ArgumentParser(description="Write hand-out copies of the course notebooks.")
+    parser.add_argument("--self-study", action="store_true", help="keep each solution, folded below its check")
     parser.add_argument("source", nargs="?", default="notebooks", type=Path)
     parser.add_argument("target", nargs="?", default="student", type=Path)
     args = parser.parse_args()
-    for path in make_student_copies(args.source, args.target):
+    for path in make_student_copies(args.source, args.target, self_study=args.self_study):
         print(f"wrote {path}")
 
 
