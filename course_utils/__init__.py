@@ -2,6 +2,7 @@
 
 from .activations import SCALES, Activation, kaiming_scale, xavier_scale
 from .checks import GradCheck, GradComparison, check_grads
+from .diagnosis import layer_distributions
 from .exercises import EXERCISES, ExerciseResult, check_exercise
 from .explorer import InitExplorer, init_explorer
 from .functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
@@ -27,6 +28,7 @@ __all__ = [
     "init_explorer",
     "InitExplorer",
     "kaiming_scale",
+    "layer_distributions",
     "layer_stats",
     "layer_stds",
     "LayerFunction",
