@@ -112,6 +112,9 @@ class InitExplorer:
         self.caption, self.readout = widgets.HTML(), widgets.HTML()
         self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{WIDTH_PX}px"))
         self.train_image = widgets.Image(format="png", layout=widgets.Layout(width=f"{WIDTH_PX}px"))
+        for widget, name in ((self.caption, "caption"), (self.readout, "readout"), (self.image, "plot"),
+                             (self.train_image, "training-plot")):
+            widget.add_class(f"explorer-{name}")  # stable names for styling and for the browser tests
         for control in (self.scale, self.activation, self.depth, self.width, self.seed):
             control.observe(self._on_change, names="value")
         self.ui = widgets.VBox([

@@ -31,6 +31,7 @@ WARN = "#D55E00"                                  # Okabe-Ito vermillion
 # Heat map shading: 8 steps of blue by the square root of the share, so that small shares still show.
 SHADES = [(1.0, 1.0, 1.0), *(colormaps["Blues"](0.2 + 0.8 * k / 7)[:3] for k in range(8))]
 STD_RANGE = (1e-10, 1e10)
+LOSS_CAP = 3.0  # the targets have variance below 1, so a loss beyond this is divergence
 DPI = 100
 WIDTH_PX = 900
 
@@ -210,12 +211,14 @@ class TrainingFigure:
                 ax.plot(pin.losses.numpy(), color=color, linestyle=style, label=pin.label)
         if live is not None:
             ax.plot(live.numpy(), color=LIVE, label="live setting")
-        ax.set_yscale("log")
         ax.set_title("Training loss (full-batch SGD)", fontsize=10)
         ax.set_xlabel("step", fontsize=9)
-        ax.set_ylabel("MSE (log scale)", fontsize=9)
+        ax.set_ylabel("MSE", fontsize=9)
         if ax.lines:
             ax.legend(fontsize=7)
+            # From 0 to just above the starting losses (an exploding start would flatten every other curve).
+            starts = [line.get_ydata()[0] for line in ax.lines if math.isfinite(line.get_ydata()[0])]
+            ax.set_ylim(0, min(1.1 * max(starts, default=1.0), LOSS_CAP))
         else:
             ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=9, wrap=True)
         if ratios is not None:
