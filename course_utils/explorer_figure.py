@@ -221,8 +221,13 @@ class TrainingFigure:
             ax.set_ylim(0, min(1.1 * max(starts, default=1.0), LOSS_CAP))
         else:
             ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=9, wrap=True)
+        low, high = HEALTHY_RATIO - 2, HEALTHY_RATIO + 2
         if ratios is not None:
             ax_r.plot(range(1, len(ratios) + 1), ratios.numpy(), marker="o", markersize=3, color=LIVE)
+            finite = ratios[torch.isfinite(ratios)]
+            if len(finite):
+                low, high = min(low, finite.min().item() - 0.3), max(high, finite.max().item() + 0.3)
+        ax_r.set_ylim(low, high)
         ax_r.axhline(HEALTHY_RATIO, color="grey", linestyle="--", linewidth=1)
         ax_r.text(0.01, HEALTHY_RATIO, f" {HEALTHY_RATIO:g}: usual healthy level", color="grey", fontsize=8,
                   va="bottom", transform=ax_r.get_yaxis_transform())
