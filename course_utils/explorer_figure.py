@@ -59,15 +59,6 @@ def clipped(values: Tensor) -> tuple[list[float], list[float]]:
     return curve, beyond
 
 
-def break_note(values: Tensor, from_top: bool = False) -> tuple[float, str]:
-    """Where a curve breaks off (inf/nan or exactly 0) and why, in words; (nan, "") when it does not."""
-    layer = first_broken_layer(values, from_top)
-    if layer is None:
-        return math.nan, ""
-    kind = "overflows to inf/nan" if not torch.isfinite(values[layer - 1]) else "underflows to exactly 0"
-    return float(layer), f"{kind} {'below' if from_top else 'from'} layer {layer}"
-
-
 def power_of_ten(exponent: float) -> str:
     """Tick label for 10**exponent, as plain text (much cheaper to draw than mathtext)."""
     return "1" if exponent == 0 else f"1e{exponent:g}"
@@ -84,8 +75,8 @@ class StdPanel:
         (self.line,) = ax.plot([], [], marker=".", markersize=4, color=LIVE, label="live setting")
         # Points beyond the fixed range sit on its edge as diamonds: the readout has their real values.
         (self.beyond,) = ax.plot([], [], "D", color=LIVE, markersize=4)
+        # Where the curve breaks off; the readout says why in words (text is the slowest thing to draw).
         self.rule = ax.axvline(math.nan, color=WARN, linestyle=":", linewidth=1.5)
-        self.note = ax.text(0.02, 0.04, "", transform=ax.transAxes, color=WARN, fontsize=9)
         self.pins: list = []
         ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
         ax.set_yscale("log")
@@ -94,21 +85,20 @@ class StdPanel:
         ax.yaxis.set_minor_locator(NullLocator())
         ax.set_yticklabels([power_of_ten(e) for e in (-10, -5, 0, 5, 10)])
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("layer", fontsize=9)
+        ax.set_xlabel("layer (dotted line: where it overflows to inf/nan or underflows to 0)", fontsize=9)
         ax.set_ylabel(ylabel, fontsize=9)
 
     @property
     def dynamic(self) -> list:
-        return [self.line, self.beyond, self.rule, self.note]
+        return [self.line, self.beyond, self.rule]
 
     def show(self, values: Tensor) -> None:
         layers = list(range(1, len(values) + 1))
         curve, beyond = clipped(values)
         self.line.set_data(layers, curve)
         self.beyond.set_data(layers, beyond)
-        layer, note = break_note(values, self.from_top)
-        self.rule.set_xdata([layer, layer])
-        self.note.set_text(note)
+        layer = first_broken_layer(values, self.from_top)
+        self.rule.set_xdata([math.nan if layer is None else layer] * 2)
 
     def set_pins(self, curves: list[tuple[str, Tensor]], depth: int) -> None:
         for line in self.pins:

@@ -81,14 +81,12 @@ def test_every_control_redraws_at_once(explorer):
 def test_overflow_and_underflow_are_reported_in_words(explorer):
     explorer.scale.value = 1.0
     assert "activations: overflowed to inf/nan at layer 37" in explorer.readout.value
-    assert "overflows to inf/nan from layer 37" in panel(explorer, "act").note.get_text()
     assert list(panel(explorer, "act").rule.get_xdata()) == [37, 37]
     explorer.scale.value = 0.01
     assert "underflowed to exactly 0 at layer 45" in explorer.readout.value
-    assert "underflows to exactly 0 from layer 45" in panel(explorer, "act").note.get_text()
+    assert list(panel(explorer, "act").rule.get_xdata()) == [45, 45]
     explorer.scale.value = 0.1
     assert "final std" in explorer.readout.value
-    assert panel(explorer, "act").note.get_text() == ""
     assert math.isnan(panel(explorer, "act").rule.get_xdata()[0])
 
 
