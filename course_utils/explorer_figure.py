@@ -85,7 +85,7 @@ class StdPanel:
         ax.yaxis.set_minor_locator(NullLocator())
         ax.set_yticklabels([power_of_ten(e) for e in (-10, -5, 0, 5, 10)])
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("layer (dotted line: where it overflows to inf/nan or underflows to 0)", fontsize=9)
+        ax.set_xlabel("layer (dotted: where it turns inf/nan or 0)", fontsize=9)
         ax.set_ylabel(ylabel, fontsize=9)
 
     @property
