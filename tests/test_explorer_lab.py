@@ -10,7 +10,16 @@ import torch
 from PIL import Image
 
 from course_utils import init_explorer, layer_distributions, layer_stats
-from course_utils.diagnosis import MAJORITY, RUNAWAY, Verdict, bin_edges, diagnose, stack_values
+from course_utils.diagnosis import (
+    MAJORITY,
+    RUNAWAY,
+    Verdict,
+    bin_edges,
+    dead_share,
+    diagnose,
+    saturated_share,
+    stack_values,
+)
 from course_utils.explorer_figure import PIN_COLORS, WIDTH_PX
 from course_utils.fast_stats import exact_stats, fast_stats, stack_stats
 from course_utils.stack_training import MAX_DEPTH, StackTraining, train_stack
@@ -81,9 +90,6 @@ def test_explorer_numbers_are_the_public_functions(activation, scale):
 
 def test_dead_units_are_zero_for_every_example():
     acts = torch.tensor([[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]])  # one layer, two examples, three units
-    stats_dead = exact_stats(0.1, "relu", 3, 4, 5, 0).dead
-    assert stats_dead.shape == (3,)
-    from course_utils.diagnosis import dead_share, saturated_share
     assert dead_share(acts).tolist() == pytest.approx([2 / 3])
     assert saturated_share(torch.tensor([[[0.995, -0.999, 0.5, 0.99]]])).tolist() == pytest.approx([0.5])
 
