@@ -4,6 +4,7 @@ import importlib
 
 from .activations import ACTIVATIONS, SCALES, Activation, kaiming_scale, resolve_scale, xavier_scale
 from .checks import GradCheck, GradComparison, check_grads
+from .diagnosis import layer_distributions
 from .exercises import EXERCISES, ExerciseResult, check_exercise
 from .functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
 from .initialization import describe_fate, layer_stats, layer_stds
@@ -41,6 +42,7 @@ __all__ = [
     "init_explorer",
     "InitExplorer",
     "kaiming_scale",
+    "layer_distributions",
     "layer_stats",
     "layer_stds",
     "LayerFunction",

@@ -154,16 +154,16 @@ EXPLORER_HEADING = "The explorer: try any scale yourself"
 def test_explorer_follows_a_key_press(page: Page):
     run_all_cells(page)
     go_to_heading(page, EXPLORER_HEADING)
-    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first
+    explorer = page.locator(".widget-vbox").filter(has=page.locator(".explorer-plot")).first
     explorer.wait_for(timeout=90_000)
     explorer.scroll_into_view_if_needed()
     # The notebook's last explorer cell sets it from code to scale 1, linear: then the run is through.
-    readout = explorer.locator(".widget-html-content").first
+    readout = explorer.locator(".explorer-readout").first
     expect(readout).to_contain_text("scale 1 ·", timeout=90_000)
 
     slider = explorer.locator(".widget-slider").first
     slider_readout = slider.locator(".widget-readout")
-    image = explorer.locator(".widget-image img, img.widget-image").first
+    image = explorer.locator("img.explorer-plot, .explorer-plot img").first
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "explorer_before.png"), full_page=False)
     before_src = image.get_attribute("src")
@@ -174,15 +174,8 @@ def test_explorer_follows_a_key_press(page: Page):
     latencies = []
     expected = before_value
     for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowRight", "ArrowRight", "ArrowLeft"):
-        # Time from the key press to the new image, measured in the page itself.
-        page.evaluate("""(img) => {
-            window.__plotChanged = new Promise(resolve => new MutationObserver(() => resolve(performance.now()))
-                .observe(img, {attributes: true, attributeFilter: ['src']}));
-        }""", image.element_handle())
         handle.focus()
-        pressed = page.evaluate("performance.now()")
-        page.keyboard.press(key)
-        latencies.append(page.evaluate("window.__plotChanged") - pressed)
+        latencies.append(time_to_new_pixels(page, image, lambda key=key: page.keyboard.press(key)))
         expected *= 10 ** 0.01 if key == "ArrowRight" else 10 ** -0.01  # one slider step
         shown = float(slider_readout.inner_text())
         assert shown == float(f"{expected:.3g}"), (shown, expected)
@@ -190,16 +183,36 @@ def test_explorer_follows_a_key_press(page: Page):
         expect(readout).to_contain_text("overflowed to inf/nan at layer")
     assert image.get_attribute("src") != before_src
     page.screenshot(path=str(ARTIFACTS / "explorer_after.png"), full_page=False)
-    report = (f"key press to new plot in JupyterLab (ms): first {latencies[0]:.0f}, "
-              f"median of the next {len(latencies) - 1}: {statistics.median(latencies[1:]):.0f}\n")
+
+    clicks = []
+    for name, scale in (("Xavier 1/sqrt(width)", "0.1"), ("unscaled 1.0", "1"), ("Kaiming sqrt(2/width)", "0.141"),
+                        ("0.01", "0.01"), ("Xavier 1/sqrt(width)", "0.1"), ("unscaled 1.0", "1")):
+        button = explorer.get_by_role("button", name=name, exact=True)
+        clicks.append(time_to_new_pixels(page, image, button.click))
+        expect(readout).to_contain_text(f"scale {scale} ·")
+    report = (f"JupyterLab, key press to new pixels (ms): first {latencies[0]:.0f}, "
+              f"median of the next {len(latencies) - 1}: {statistics.median(latencies[1:]):.0f}\n"
+              f"JupyterLab, preset click to new pixels (ms): median of {len(clicks)}: "
+              f"{statistics.median(clicks):.0f}\n")
     (ARTIFACTS / "browser_latency.txt").write_text(report)
     print("\n" + report)
 
 
+def time_to_new_pixels(page: Page, image, action) -> float:
+    """Milliseconds from ``action()`` to the moment the plot's image has new pixels, measured in the page."""
+    page.evaluate("""(img) => {
+        window.__plotChanged = new Promise(resolve => new MutationObserver(() => resolve(performance.now()))
+            .observe(img, {attributes: true, attributeFilter: ['src']}));
+    }""", image.element_handle())
+    started = page.evaluate("performance.now()")
+    action()
+    return page.evaluate("window.__plotChanged") - started
+
+
 def test_plot_survives_scrolling_away_and_back(page: Page):
     """JupyterLab 4's windowed notebook detaches off-screen cells; the explorer's image must come back."""
-    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first
-    image = explorer.locator(".widget-image img, img.widget-image").first
+    explorer = page.locator(".widget-vbox").filter(has=page.locator(".explorer-plot")).first
+    image = explorer.locator("img.explorer-plot, .explorer-plot img").first
     go_to_heading(page, "Summary")
     assert explorer.count() == 0 or not in_viewport(explorer), "the explorer should be scrolled out of view"
     go_to_heading(page, EXPLORER_HEADING)
@@ -212,7 +225,7 @@ def test_plot_survives_scrolling_away_and_back(page: Page):
 
 
 def test_explorer_app_under_voila(tmp_path, browser):
-    """The standalone explorer page (notebooks/explorer_app.ipynb) served by Voila: no code, live slider."""
+    """The lab page (notebooks/explorer_app.ipynb) served by Voila: no code, live slider, pins, verdict, training."""
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
     port, token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, "-m", "voila", str(tmp_path / "notebooks" / "explorer_app.ipynb"), "--no-browser",
@@ -220,20 +233,53 @@ def test_explorer_app_under_voila(tmp_path, browser):
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     url = f"http://127.0.0.1:{port}/?token={token}"
     with serve(cmd, url, tmp_path, env):
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        context = browser.new_context(viewport={"width": 1200, "height": 1800})
         page = context.new_page()
         page.goto(url)
-        readout = page.locator(".widget-html-content").first
+        readout = page.locator(".explorer-readout").first
         expect(readout).to_contain_text("scale 0.1 ·", timeout=60_000)
         expect(page.get_by_text("reproducible(seed=0)")).to_have_count(0)  # Voila shows outputs, not code
-        image = page.locator(".widget-image").first
+        image = page.locator("img.explorer-plot, .explorer-plot img").first
+        # Drawn at the size it is shown: no stretching, no blur.
+        assert image.evaluate("img => [img.naturalWidth, img.getBoundingClientRect().width]") == [900, 900]
         before = image.get_attribute("src")
         page.locator(".widget-slider .noUi-handle").first.focus()
         page.keyboard.press("ArrowLeft")
         expect(readout).to_contain_text("scale 0.0977 ·")
         expect(image).not_to_have_attribute("src", before or "")
-        page.get_by_role("button", name="Kaiming sqrt(2/width)").click()
+
+        # Xavier with ReLU dies out; the verdict says where. Pin it, then compare with Kaiming.
+        page.get_by_role("button", name="ReLU", exact=True).click()
+        clicks = [time_to_new_pixels(page, image, page.get_by_role("button", name="Xavier 1/sqrt(width)").click)]
+        expect(readout).to_contain_text("Verdict: vanishing from layer 20")
+        page.get_by_role("button", name="pin", exact=True).click()
+        expect(readout).to_contain_text("pinned: orange dashed = ReLU, scale 0.1, 50x100")
+        clicks.append(time_to_new_pixels(page, image, page.get_by_role("button", name="Kaiming sqrt(2/width)").click))
         expect(readout).to_contain_text("scale 0.141 ·")
+        expect(readout).to_contain_text("Verdict: healthy")
+        for name in ("unscaled 1.0", "0.01", "Kaiming sqrt(2/width)"):
+            clicks.append(time_to_new_pixels(page, image, page.get_by_role("button", name=name).click))
+        expect(page.locator(".widget-html").filter(has_text="A 50-layer stack of width 100 with ReLU")).to_have_count(1)
+
+        # A short training of the live setting and of the pin: two loss curves.
+        training = page.locator("img.explorer-training-plot, .explorer-training-plot img").first
+        untrained = training.get_attribute("src")
+        steps = page.locator(".widget-inline-hbox").filter(has_text="steps").locator("input").first
+        steps.fill("30")
+        steps.press("Enter")
+        page.get_by_role("button", name="train", exact=True).click()
+        expect(readout).to_contain_text("trained 30 steps (12 layers + read-out)", timeout=60_000)
+        expect(training).not_to_have_attribute("src", untrained or "")
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "voila_explorer.png"))
+        page.screenshot(path=str(ARTIFACTS / "voila_trained.png"), full_page=True)
+        # The words follow the controls.
+        depth = page.locator(".widget-slider").filter(has_text="depth").locator(".noUi-handle").first
+        depth.focus()
+        page.keyboard.press("ArrowLeft")
+        expect(page.locator(".widget-html").filter(has_text="A 49-layer stack")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "voila_explorer.png"), full_page=True)
+        report = f"Voila, preset click to new pixels (ms): median of {len(clicks)}: {statistics.median(clicks):.0f}\n"
+        with open(ARTIFACTS / "browser_latency.txt", "a") as out:
+            out.write(report)
+        print("\n" + report)
         context.close()
