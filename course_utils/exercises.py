@@ -479,13 +479,14 @@ def fills_g(*names: str | None, returns: bool = False) -> Callable[[Any, tuple[A
     return run
 
 
-def named(*names: str) -> Compare:
-    """Judge a tuple of gradients one by one, naming the tensor whose gradient is wrong."""
+def named(*names: str, traps: dict[str, tuple[tuple[Tensor, str], ...]] | None = None) -> Compare:
+    """Judge a tuple of tensors one by one, naming the first one that is wrong (and what a known wrong value means)."""
     def compare(got: tuple[Tensor, ...], expected: tuple[Tensor, ...]) -> str | None:
         for name, g, e in zip(names, got, expected):
             problem = close(g, e)
             if problem:
-                return f"{name}: {problem}"
+                meaning = next((m for wrong, m in (traps or {}).get(name, ()) if _same_values(g, wrong)), None)
+                return f"{name}: {problem}" + (f": {meaning}" if meaning else "")
         return None
     return compare
 
@@ -513,8 +514,9 @@ def _mse_grad_cases() -> list[Case]:
         g = _gen(30 + n)
         out, targ = torch.randn(n, 1, generator=g), torch.randn(n, generator=g)
         (expected,) = _autograd(_mse_of, (out,), targ)
-        cases.append(Case(f"{label}: out ({n}, 1), targets ({n},)", (out, targ), (expected,), named("inp"),
-                          fills_g("inp", None), traps=((expected * n, "divide by the number of predictions"),)))
+        cases.append(Case(f"{label}: out ({n}, 1), targets ({n},)", (out, targ), (expected,),
+                          named("inp", traps={"inp": ((expected * n, "divide by the number of predictions"),)}),
+                          fills_g("inp", None)))
     return cases
 
 
@@ -531,8 +533,9 @@ def _relu_grad_cases() -> list[Case]:
                        ("zeros count as not positive", torch.tensor([[0.0, 1.0], [0.0, -1.0]]))):
         out = inp.clamp_min(0.0)
         out.g = torch.arange(1.0, inp.numel() + 1).reshape(inp.shape)
-        cases.append(Case(label, (inp, out), ((inp > 0).float() * out.g,), named("inp"), fills_g("inp", None),
-                          traps=((out.g, "the gradient passed everywhere: mask it where inp is not positive"),)))
+        everywhere = "the gradient passed everywhere: mask it where inp is not positive"
+        cases.append(Case(label, (inp, out), ((inp > 0).float() * out.g,),
+                          named("inp", traps={"inp": ((out.g, everywhere),)}), fills_g("inp", None)))
     return cases
 
 
@@ -729,8 +732,8 @@ def _mse_layer_cases() -> list[Case]:
         loss = _mse_of(inp, targ)
         (grad,) = _autograd(_mse_of, (inp,), targ)
         cases.append(Case(f"{label}: inp ({n}, 1), targets ({n},)", (inp, targ), (loss, grad),
-                          named("loss", "inp.g"), layer_pass((), ("inp", "targ"), ("inp",), upstream=False),
-                          traps=(((inp - targ).pow(2).mean(), BROADCAST_HINT),)))
+                          named("loss", "inp.g", traps={"loss": (((inp - targ).pow(2).mean(), BROADCAST_HINT),)}),
+                          layer_pass((), ("inp", "targ"), ("inp",), upstream=False)))
     return cases
 
 
@@ -820,9 +823,10 @@ def _my_relu_cases() -> list[Case]:
                        ("zeros count as not positive", torch.tensor([[0.0, 1.0], [-1.0, 0.0]])),
                        ("float64, 20 x 5", torch.randn(20, 5, dtype=torch.float64, generator=g))):
         upstream = torch.randn(inp.shape, dtype=inp.dtype, generator=g)
+        mask_only = (((inp > 0).to(inp.dtype), "that is the mask alone; multiply it by grad_output"),)
         cases.append(Case(label, (inp, upstream), (inp.clamp_min(0.0), upstream * (inp > 0)),
-                          named("forward output", "input gradient"), _through_function,
-                          traps=(((inp > 0).to(inp.dtype), "that is the mask alone; multiply it by grad_output"),)))
+                          named("forward output", "input gradient", traps={"input gradient": mask_only}),
+                          _through_function))
     return cases
 
 
