@@ -351,7 +351,7 @@ _add(Exercise("to_python", "00", "to_python(t): a rank-0 tensor as a plain Pytho
 
 
 def _scale_cases(scale: Callable[[int], float]) -> list[Case]:
-    return [Case(f"{n} inputs", (n,), scale(n), plain_number) for n in (100, 50, 1)]
+    return [Case(f"n_in = {n}", (n,), scale(n), plain_number) for n in (100, 50, 1)]
 
 
 _add(Exercise("xavier_scale", "01", "xavier_scale(n_in): the weight scale that keeps a linear layer's std",

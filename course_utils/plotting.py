@@ -32,20 +32,23 @@ def plot_layer_stds(curves: dict[str, Tensor], ax: Axes | None = None,
     return ax.figure
 
 
-def _box(ax: Axes, x: float, text: str) -> None:
-    ax.text(x, 0.5, text, ha="center", va="center", fontsize=11,
-            bbox={"boxstyle": "round,pad=0.5", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5"})
+def _box(ax: Axes, x: float, text: str, function: bool) -> None:
+    """A function (lin, relu, mse) as a filled box; data (x, loss) as plain text in a light outline."""
+    style = ({"boxstyle": "square,pad=0.5", "facecolor": "#eef3fb", "edgecolor": "#4a6fa5", "linewidth": 1.5}
+             if function else {"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#bbbbbb"})
+    ax.text(x, 0.5, text, ha="center", va="center", fontsize=11, bbox=style,
+            fontweight="bold" if function else "normal")
 
 
 def draw_network_flow() -> Figure:
     """Diagram of the two-layer net: values flow right in the forward pass, gradients flow left in the backward."""
     fig, ax = plt.subplots(figsize=(11, 3))
-    stages = ["x", "lin\n(w1, b1)", "relu", "lin\n(w2, b2)", "mse\n(vs y)", "loss"]
+    stages = ["x", "lin\n(w1, b1)", "relu\n(no weights)", "lin\n(w2, b2)", "mse\n(vs y)", "loss"]
     values = ["x", "l1", "l2", "out", "loss"]
     grads = ["x.g", "l1.g", "l2.g", "out.g", "d loss/d loss = 1"]
     xs = [i * 2.0 for i in range(len(stages))]
-    for x, name in zip(xs, stages):
-        _box(ax, x, name)
+    for i, (x, name) in enumerate(zip(xs, stages)):
+        _box(ax, x, name, function=0 < i < len(stages) - 1)
     for i, params in ((1, "fills w1.g, b1.g"), (3, "fills w2.g, b2.g")):
         ax.text(xs[i], 0.2, params, ha="center", va="center", color="#d62728", fontsize=8, style="italic")
     for i in range(len(stages) - 1):

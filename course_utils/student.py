@@ -4,6 +4,8 @@ Solutions sit in code cells between lines ``### BEGIN SOLUTION`` and ``### END S
 function or method the block becomes ``raise NotImplementedError(...)``, so the cell still defines the
 function and its check reports "not written yet". A block at the top level of a cell (a prediction, say)
 becomes a comment, so the cell runs; give the variable a placeholder value (``None``) before the block.
+Lines in a block that start with ``### STUB `` are what the student copy shows instead: a fix-the-bug
+exercise keeps its broken line this way.
 
 Two kinds of copy: for a class (no solutions at all) and for self-study, where each solution follows its
 check, folded in a ``<details>`` block that JupyterLab shows closed until clicked. Either copy ships the
@@ -27,6 +29,7 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = 'raise NotImplementedError("write your solution here")'
 TOP_LEVEL_STUB = "# write your answer here"
+GIVEN = "### STUB "
 _BEGIN_LINE = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
 PACKAGE = Path(__file__).resolve().parent
 
@@ -40,7 +43,7 @@ Open the notebooks in order, from `00_matmul_primer.ipynb`. Each "your turn" cel
 The notebooks import `course_utils`, which ships in the folder `course_utils/` next to them: start
 Jupyter from this folder and Python finds it. It needs these packages (the versions the course is tested with):
 
-    pip install -r requirements.txt jupyterlab
+    pip install -r requirements.txt
 """
 
 NOTE = ("*Hand-out copy:* the `course_utils` package this notebook imports sits in the folder next to it; "
@@ -48,23 +51,26 @@ NOTE = ("*Hand-out copy:* the `course_utils` package this notebook imports sits 
 
 
 def strip_solutions(source: str) -> str:
-    """Replace every solution block of a cell's source with a stub at the block's indentation."""
+    """Replace every solution block of a cell's source with its stub, at the block's indentation."""
     out: list[str] = []
-    inside = False
+    block: list[str] | None = None   # the stub lines of the block being read, or None outside a block
+    indent = ""
     for number, line in enumerate(source.splitlines(), start=1):
         begin = _BEGIN_LINE.match(line)
         if begin:
-            if inside:
+            if block is not None:
                 raise ValueError(f"line {number}: {BEGIN} inside another solution block")
-            inside = True
-            out.append(begin.group(1) + (STUB if begin.group(1) else TOP_LEVEL_STUB))
+            block, indent = [], begin.group(1)
         elif line.strip() == END:
-            if not inside:
+            if block is None:
                 raise ValueError(f"line {number}: {END} without a {BEGIN} before it")
-            inside = False
-        elif not inside:
+            out.extend(block or [indent + (STUB if indent else TOP_LEVEL_STUB)])
+            block = None
+        elif block is None:
             out.append(line)
-    if inside:
+        elif line.strip().startswith(GIVEN):
+            block.append(indent + line.strip()[len(GIVEN):])
+    if block is not None:
         raise ValueError(f"a {BEGIN} block is never closed by {END}")
     return "\n".join(out)
 
@@ -93,7 +99,8 @@ def student_notebook(nb: dict[str, Any], self_study: bool = False) -> dict[str, 
         if cell["cell_type"] == "code":
             if BEGIN in source:
                 cell["source"] = strip_solutions(source)
-                waiting.append("\n".join(line for line in source.splitlines() if line.strip() not in (BEGIN, END)))
+                waiting.append("\n".join(line for line in source.splitlines()
+                                          if line.strip() not in (BEGIN, END) and not line.strip().startswith(GIVEN)))
             cell["outputs"] = []
             cell["execution_count"] = None
         cells.append(cell)
@@ -108,9 +115,12 @@ def student_notebook(nb: dict[str, Any], self_study: bool = False) -> dict[str, 
 
 
 def _pinned_requirements() -> str:
-    """The package's dependencies at the versions installed here (an unpinned torch pulls a huge GPU build)."""
+    """The package's dependencies and JupyterLab at the versions installed here."""
     names = [re.split(r"[ ;<>=!~\[]", req, maxsplit=1)[0] for req in importlib.metadata.requires("course_utils") or []]
-    return "".join(f"{name}=={importlib.metadata.version(name)}\n" for name in names)
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in [*names, "jupyterlab"]]
+    # A CPU build of torch (version "+cpu") lives on PyTorch's own index; the default wheel pulls gigabytes of CUDA.
+    index = ["--extra-index-url https://download.pytorch.org/whl/cpu"] if any("+cpu" in pin for pin in pins) else []
+    return "\n".join([*index, *pins]) + "\n"
 
 
 def ship_package(target_dir: Path, self_study: bool) -> None:

@@ -63,6 +63,11 @@ def test_a_top_level_block_becomes_a_comment_so_the_cell_still_runs():
     assert namespace["guess"] is None
 
 
+def test_a_stub_line_keeps_the_broken_code_of_a_fix_the_bug_exercise():
+    cell = "def f(x):\n    ### BEGIN SOLUTION\n    ### STUB return x - 1\n    return x + 1\n    ### END SOLUTION"
+    assert strip_solutions(cell) == "def f(x):\n    return x - 1"
+
+
 @pytest.mark.parametrize("cell", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
                                   "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"])
 def test_unbalanced_markers_are_errors(cell):
@@ -109,6 +114,7 @@ def test_self_study_folds_each_solution_right_after_its_check():
         return {"cell_type": kind, "source": text, "metadata": {}, "outputs": [], "execution_count": 1}
 
     exercise = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
+    exercise = exercise.replace("    return 1", "    ### STUB return 0\n    return 1")
     nb = {"cells": [cell("code", exercise), cell("code", 'check_exercise("f", f)'), cell("markdown", "next idea")]}
     cells = student_notebook(nb, self_study=True)["cells"]
     assert [c["cell_type"] for c in cells] == ["markdown", "code", "code", "markdown", "markdown"]
@@ -116,7 +122,7 @@ def test_self_study_folds_each_solution_right_after_its_check():
     assert folded.startswith("<details><summary>Solution</summary>") and "return 1" in folded
     assert "SOLUTION\n" not in folded.split("</summary>")[1]
     assert source(cells[4]) == "next idea"
-    assert "return 1" not in source(cells[1])
+    assert "return 1" not in source(cells[1]) and "return 0" in source(cells[1]) and "STUB" not in folded
 
 
 def run_copy(path: Path) -> nbformat.NotebookNode:
