@@ -609,8 +609,9 @@ def layer_pass(init: tuple[str, ...], call: tuple[str, ...], grads: tuple[str, .
         out = layer(*(copies[n] for n in call))
         if not isinstance(out, Tensor):
             raise Rejected(f"calling the layer returned {type(out).__name__}; forward must return the output tensor")
-        if upstream:
-            out.g = args[-1].clone()
+        # For a loss layer the gradient at its output is d loss / d loss = 1; its bwd ignores it, but a base
+        # class that insists on out.g before every backward step finds one.
+        out.g = args[-1].clone() if upstream else torch.ones_like(out)
         layer.backward()
         missing = [n for n in grads if getattr(copies[n], "g", None) is None]
         if missing:
