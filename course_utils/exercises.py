@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .layers import LayerFunction
+
 Compare = Callable[[Any, Any], "str | None"]   # (answer, expected) -> None when right, else what differs
 
 
@@ -444,11 +446,576 @@ _add(Exercise("mse", "02", "mse(output, targ): fix the mean squared error of pre
 
 # --- notebook 03: the backward pass ------------------------------------------------------------------------
 
+
+def _copy(t: Tensor) -> Tensor:
+    """A copy of a case's tensor that keeps the ``.g`` the case gave it (``clone`` drops Python attributes)."""
+    c = t.clone()
+    if getattr(t, "g", None) is not None:
+        c.g = t.g.clone()
+    return c
+
+
+def fills_g(*names: str | None, returns: bool = False) -> Callable[[Any, tuple[Any, ...]], Any]:
+    """A case's run for a backward step: call it on copies, return the ``.g`` it stored in each named argument.
+
+    ``names`` gives every positional argument a name (``None``: not a gradient to read) for the feedback;
+    ``returns=True`` puts the function's own return value (the loss) first.
+    """
+    def run(solution: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+        copies = tuple(_copy(a) if isinstance(a, Tensor) else a for a in args)
+        returned = solution(*copies)
+        if returns and returned is None:
+            raise Rejected("returned nothing; return the loss from the forward pass")
+        grads = [returned] if returns else []
+        for name, c in zip(names, copies):
+            if name is None:
+                continue
+            if getattr(c, "g", None) is None:
+                stored = f" (it returned a value instead: store it, as in {name}.g = ...)"
+                also = stored if returned is not None and not returns else ""
+                raise Rejected(f"nothing was stored in {name}.g{also}")
+            grads.append(c.g)
+        return tuple(grads)
+    return run
+
+
+def named(*names: str, traps: dict[str, tuple[tuple[Tensor, str], ...]] | None = None) -> Compare:
+    """Judge a tuple of tensors one by one, naming the first one that is wrong (and what a known wrong value means)."""
+    def compare(got: tuple[Tensor, ...], expected: tuple[Tensor, ...]) -> str | None:
+        for name, g, e in zip(names, got, expected):
+            problem = close(g, e)
+            if problem:
+                meaning = next((m for wrong, m in (traps or {}).get(name, ()) if _same_values(g, wrong)), None)
+                return f"{name}: {problem}" + (f": {meaning}" if meaning else "")
+        return None
+    return compare
+
+
+def _autograd(fn: Callable[..., Tensor], tensors: tuple[Tensor, ...], *fixed: Any) -> tuple[Tensor, ...]:
+    """The gradients autograd finds for the scalar ``fn(*tensors, *fixed)``, one per tensor of ``tensors``."""
+    leaves = [t.clone().requires_grad_() for t in tensors]
+    fn(*leaves, *fixed).backward()
+    return tuple(t.grad for t in leaves)
+
+
+def _mse_of(out: Tensor, targ: Tensor) -> Tensor:
+    """The loss of predictions (N, 1) against targets (N,), written with plain torch."""
+    return (out[:, 0] - targ).pow(2).mean()
+
+
+def _lin_times(inp: Tensor, w: Tensor, b: Tensor, out_g: Tensor) -> Tensor:
+    """A loss whose gradient at the output of ``inp @ w + b`` is exactly ``out_g``."""
+    return ((inp @ w + b) * out_g).sum()
+
+
+def _mse_grad_cases() -> list[Case]:
+    cases = []
+    for label, n in (("200 predictions", 200), ("3 predictions", 3), ("a batch of 1", 1)):
+        g = _gen(30 + n)
+        out, targ = torch.randn(n, 1, generator=g), torch.randn(n, generator=g)
+        (expected,) = _autograd(_mse_of, (out,), targ)
+        cases.append(Case(f"{label}: out ({n}, 1), targets ({n},)", (out, targ), (expected,),
+                          named("inp", traps={"inp": ((expected * n, "divide by the number of predictions"),)}),
+                          fills_g("inp", None)))
+    return cases
+
+
+_add(Exercise("mse_grad", "03", "mse_grad(inp, targ): store d loss / d inp in inp.g, shaped like inp (N, 1)",
+              "Differentiate (inp_i - y_i)^2 / N with respect to inp_i. Compute it on the flattened "
+              "predictions, so that (N, 1) never meets (N,), and give the result inp's shape at the end.",
+              "course_utils.functions:mse_grad", _mse_grad_cases))
+
+
+def _relu_grad_cases() -> list[Case]:
+    cases = []
+    for label, inp in (("mixed signs", torch.tensor([[-1.0, 2.0], [0.5, -3.0]])),
+                       ("all negative", torch.tensor([[-1.0, -0.5, -2.0]])),
+                       ("zeros count as not positive", torch.tensor([[0.0, 1.0], [0.0, -1.0]]))):
+        out = inp.clamp_min(0.0)
+        out.g = torch.arange(1.0, inp.numel() + 1).reshape(inp.shape)
+        everywhere = "the gradient passed everywhere: mask it where inp is not positive"
+        cases.append(Case(label, (inp, out), ((inp > 0).float() * out.g,),
+                          named("inp", traps={"inp": ((out.g, everywhere),)}), fills_g("inp", None)))
+    return cases
+
+
+_add(Exercise("relu_grad", "03", "relu_grad(inp, out): repair the version that forgets ReLU's flat half",
+              "ReLU's slope is 0 where its input is negative or zero and 1 where it is positive. The chain rule "
+              "multiplies out.g by that slope, entry by entry.",
+              "course_utils.functions:relu_grad", _relu_grad_cases, kind="fix"))
+
+
+def _lin_grad_cases() -> list[Case]:
+    cases = []
+    for label, inp, w, b in _batches(LAYER_SIZES, seed=40):
+        out = inp @ w + b
+        out.g = torch.randn(out.shape, generator=_gen(inp.numel()))
+        expected = _autograd(_lin_times, (inp, w, b), out.g)
+        cases.append(Case(label, (inp, out, w, b), expected, named("inp", "w", "b"),
+                          fills_g("inp", None, "w", "b")))
+    return cases
+
+
+_add(Exercise("lin_grad", "03", "lin_grad(inp, out, w, b): store the gradients of inp @ w + b in inp.g, w.g, b.g",
+              "Every gradient has the shape of its tensor: inp.g is (N, n_in), w.g is (n_in, n_out), b.g is "
+              "(n_out,). out.g is (N, n_out); find the product of it with w or inp (one of them transposed) "
+              "that gives each shape. Each bias entry is added to every row.",
+              "course_utils.functions:lin_grad", _lin_grad_cases))
+
+
+def _two_layer_loss(w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """The two-layer net's loss, written with plain torch for autograd to differentiate."""
+    return _mse_of((x @ w1 + b1).clamp_min(0.0) @ w2 + b2, y)
+
+
+def _forward_and_backward_cases() -> list[Case]:
+    cases = []
+    for label, (n, n_in, nh) in (("200 rows, 100 -> 50 -> 1", (200, 100, 50)), ("a batch of 1", (1, 4, 3)),
+                                 ("hidden size 1", (6, 3, 1))):
+        g = _gen(50 + n)
+        x, y = torch.randn(n, n_in, generator=g), torch.randn(n, generator=g)
+        w1, b1 = torch.randn(n_in, nh, generator=g), torch.randn(nh, generator=g)
+        w2, b2 = torch.randn(nh, 1, generator=g), torch.randn(1, generator=g)
+        grads = _autograd(_two_layer_loss, (w1, b1, w2, b2), x, y)
+        loss = _two_layer_loss(w1, b1, w2, b2, x, y)
+        cases.append(Case(label, (x, y, w1, b1, w2, b2), (loss, *grads), named("loss", "w1", "b1", "w2", "b2"),
+                          fills_g(None, None, "w1", "b1", "w2", "b2", returns=True)))
+    return cases
+
+
+_add(Exercise("forward_and_backward", "03",
+              "forward_and_backward(inp, targ, w1, b1, w2, b2): the forward pass, every backward step, the loss",
+              "Keep l1, l2 and out from the forward pass. The backward steps run in the reverse order of the "
+              "forward ones, starting with mse_grad, because each reads the .g the step after it stored.",
+              "course_utils.functions:forward_and_backward", _forward_and_backward_cases))
+
+
 # --- notebook 04: refactoring into layer classes -----------------------------------------------------------
+
+HELPERS = ("lin", "relu", "mse", "lin_grad", "relu_grad", "mse_grad")
+
+
+def layer_pass(init: tuple[str, ...], call: tuple[str, ...], grads: tuple[str, ...],
+               upstream: bool = True) -> Callable[[Any, tuple[Any, ...]], tuple[Tensor, ...]]:
+    """A case's run for a layer class: build it from ``init``, call it on ``call``, set ``out.g``, ``backward()``.
+
+    The case's args are the ``init`` tensors, then the ``call`` tensors, then (if ``upstream``) the out.g to
+    set; the run returns the output and the ``.g`` of each name in ``grads``.
+    """
+    def run(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, ...]:
+        a_class(cls)
+        copies = dict(zip(init + call, (a.clone() for a in args)))
+        layer = cls(*(copies[n] for n in init))
+        out = layer(*(copies[n] for n in call))
+        if not isinstance(out, Tensor):
+            raise Rejected(f"calling the layer returned {type(out).__name__}; forward must return the output tensor")
+        # For a loss layer the gradient at its output is d loss / d loss = 1; its bwd ignores it, but a base
+        # class that insists on out.g before every backward step finds one.
+        out.g = args[-1].clone() if upstream else torch.ones_like(out)
+        layer.backward()
+        missing = [n for n in grads if getattr(copies[n], "g", None) is None]
+        if missing:
+            raise Rejected(f"backward() stored nothing in {', '.join(n + '.g' for n in missing)}")
+        return (out, *(copies[n].g for n in grads))
+    return run
+
+
+def a_class(answer: Any) -> None:
+    """Reject an answer that is not a class, for the exercises that ask for one."""
+    if not isinstance(answer, type):
+        raise Rejected(f"expected a class, got {type(answer).__name__}: hand in the class itself, as in Relu")
+
+
+def methods_source(cls: Any, args: tuple[Any, ...]) -> str:
+    """The code of a layer class's ``forward`` and ``bwd`` (a class's own source is out of reach in a notebook)."""
+    a_class(cls)
+    for method in ("forward", "bwd"):
+        if not callable(getattr(cls, method, None)):
+            raise Rejected(f"the class has no {method} method; subclass LayerFunction and write forward and bwd")
+    return source_of(cls.forward, args) + source_of(cls.bwd, args)
+
+
+def _formulas_case() -> Case:
+    return Case("forward and bwd hold the formulas, not notebook 3's functions", compare=avoids(*HELPERS),
+                run=methods_source)
+
+
+def _relu_layer_cases() -> list[Case]:
+    cases = [_formulas_case()]
+    for label, inp in (("mixed signs", torch.tensor([[-1.0, 2.0], [0.5, -3.0]])),
+                       ("zeros and negatives", torch.tensor([[0.0, -1.0, 4.0]]))):
+        out_g = torch.arange(1.0, inp.numel() + 1).reshape(inp.shape)
+        cases.append(Case(label, (inp, out_g), (inp.clamp_min(0.0), (inp > 0).float() * out_g),
+                          named("output", "inp.g"), layer_pass((), ("inp",), ("inp",))))
+    return cases
+
+
+class _Relu(LayerFunction):
+    """Reference: ReLU as a layer, its formulas written out."""
+
+    def forward(self, inp: Tensor) -> Tensor:
+        """Negative entries become 0."""
+        return inp.clamp_min(0.0)
+
+    def bwd(self, out: Tensor, inp: Tensor) -> None:
+        """The gradient passes where the input was positive."""
+        inp.g = (inp > 0).float() * out.g
+
+
+_add(Exercise("relu_layer", "04", "Relu(LayerFunction): forward and bwd of ReLU, written as formulas",
+              "forward gets inp and returns the clamped tensor. bwd gets the output (whose .g is filled) and "
+              "the input, and stores in inp.g the incoming gradient where inp was positive, 0 elsewhere.",
+              _Relu, _relu_layer_cases))
+
+
+def _bwd_reads_its_argument(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, ...]:
+    """Call the layer, then ``bwd`` with another output tensor: the gradients must come from that one's ``.g``."""
+    a_class(cls)
+    w, b, inp, out_g = (a.clone() for a in args)
+    layer = cls(w, b)
+    layer(inp)
+    other = (inp @ w + b).detach()
+    other.g = out_g
+    layer.out.g = torch.zeros_like(out_g)
+    layer.bwd(other, inp)
+    return inp.g, w.g, b.g
+
+
+def _from_argument(got: tuple[Tensor, ...], expected: tuple[Tensor, ...]) -> str | None:
+    """The gradients of ``bwd(other_out, inp)``; all zeros in one means it read ``self.out.g`` instead."""
+    problem = named("inp.g", "w.g", "b.g")(got, expected)
+    if problem and any(isinstance(g, Tensor) and not g.any() for g in got):
+        return f"{problem}: a gradient came out all 0, as if bwd read self.out.g (0 here) instead of its out argument"
+    return problem
+
+
+def _lin_layer_cases() -> list[Case]:
+    cases = [_formulas_case()]
+    for label, inp, w, b in _batches(LAYER_SIZES, seed=60):
+        out_g = torch.randn(inp.shape[0], w.shape[1], generator=_gen(inp.numel()))
+        grads = _autograd(_lin_times, (inp, w, b), out_g)
+        cases.append(Case(label, (w, b, inp, out_g), (inp @ w + b, *grads), named("output", "inp.g", "w.g", "b.g"),
+                          layer_pass(("w", "b"), ("inp",), ("inp", "w", "b"))))
+    w, b, inp, out_g = cases[1].args
+    cases.append(Case("bwd reads the out it is given", (w, b, inp, out_g), cases[1].expected[1:],
+                      _from_argument, _bwd_reads_its_argument))
+    return cases
+
+
+class _Lin(LayerFunction):
+    """Reference: a linear layer with its weight and bias, its formulas written out."""
+
+    def __init__(self, w: Tensor, b: Tensor) -> None:
+        self.w, self.b = w, b
+
+    def forward(self, inp: Tensor) -> Tensor:
+        """The affine map."""
+        return inp @ self.w + self.b
+
+    def bwd(self, out: Tensor, inp: Tensor) -> None:
+        """One gradient per tensor, each from the out.g it is given."""
+        inp.g = out.g @ self.w.t()
+        self.w.g = inp.t() @ out.g
+        self.b.g = out.g.sum(0)
+
+
+_add(Exercise("lin_layer", "04", "Lin(LayerFunction): forward and bwd of a linear layer, written as formulas",
+              "__init__ keeps w and b. forward is one line of matrix product plus bias. bwd fills three .g: "
+              "each has the shape of its tensor, and all three are built from out.g, the argument.",
+              _Lin, _lin_layer_cases))
+
+
+def _mse_layer_cases() -> list[Case]:
+    cases = [_formulas_case()]
+    for label, n in (("200 predictions", 200), ("a batch of 1", 1)):
+        g = _gen(70 + n)
+        inp, targ = torch.randn(n, 1, generator=g), torch.randn(n, generator=g)
+        loss = _mse_of(inp, targ)
+        (grad,) = _autograd(_mse_of, (inp,), targ)
+        cases.append(Case(f"{label}: inp ({n}, 1), targets ({n},)", (inp, targ), (loss, grad),
+                          named("loss", "inp.g", traps={"loss": (((inp - targ).pow(2).mean(), BROADCAST_HINT),)}),
+                          layer_pass((), ("inp", "targ"), ("inp",), upstream=False)))
+    return cases
+
+
+class _Mse(LayerFunction):
+    """Reference: the loss as a layer, on the flattened predictions."""
+
+    def forward(self, inp: Tensor, targ: Tensor) -> Tensor:
+        """Mean of the squared differences."""
+        return (inp.squeeze(-1) - targ).pow(2).mean()
+
+    def bwd(self, out: Tensor, inp: Tensor, targ: Tensor) -> None:
+        """Its gradient, shaped like the predictions."""
+        inp.g = (2 * (inp.squeeze(-1) - targ) / inp.shape[0]).reshape(inp.shape)
+
+
+_add(Exercise("mse_layer", "04", "Mse(LayerFunction): the loss as a layer, forward and bwd written as formulas",
+              "forward is the mean of the squared differences, taken on the flattened predictions; bwd is "
+              "the same formula as mse_grad, with the result shaped like inp.",
+              _Mse, _mse_layer_cases))
+
+
+def _kept_shapes() -> tuple[tuple[int, ...], ...]:
+    """The shapes of the inputs the three layers of the two-layer model keep after a forward pass."""
+    from .layers import Model  # imported when first needed: the layers import nothing from here
+    from .training import toy_problem
+    x, y, *params = toy_problem()
+    model = Model(*params)
+    model(x, y)
+    return tuple(tuple(layer.args[0].shape) for layer in model.layers)
+
+
+_add(Exercise("kept_shapes", "04", "predict the shapes of the inputs that the model's three layers keep",
+              "Follow a batch of 200 rows of 100 features through Lin(100 -> 50), Relu, Lin(50 -> 1): each "
+              "layer keeps what it was given, not what it returned.",
+              _kept_shapes, lambda: [Case("the three layers' inputs", (), _kept_shapes(), each(same_shape), as_given)],
+              kind="predict"))
+
 
 # --- notebook 05: autograd.Function and nn.Module -----------------------------------------------------------
 
+RECORDED = ("a * 2, where a requires grad", "b * 2, where b does not", "a * 2 inside torch.no_grad()")
+
+
+def _recorded() -> tuple[bool, ...]:
+    """Which of the three results of ``RECORDED`` autograd records (has a ``grad_fn``)."""
+    a, b = torch.ones(3, requires_grad=True), torch.ones(3)
+    with torch.no_grad():
+        quiet = a * 2
+    return tuple(t.grad_fn is not None for t in (a * 2, b * 2, quiet))
+
+
+def _nth_prediction(i: int) -> Callable[[Any, tuple[Any, ...]], Any]:
+    """A case's run for one entry of a predicted tuple."""
+    def run(value: Any, args: tuple[Any, ...]) -> Any:
+        value = as_given(value, args)
+        if not isinstance(value, tuple | list) or len(value) != len(RECORDED):
+            raise Rejected(f"write the prediction as a tuple of {len(RECORDED)} bools, such as (True, True, False)")
+        return value[i]
+    return run
+
+
+_add(Exercise("autograd_records", "05", "predict which of three results autograd records (has a grad_fn)",
+              "Autograd records an operation when one of its inputs requires grad, and never inside a "
+              "torch.no_grad() block.",
+              _recorded, lambda: [Case(label, (), want, same_bool, _nth_prediction(i))
+                                  for i, (label, want) in enumerate(zip(RECORDED, _recorded()))],
+              kind="predict"))
+
+
+def _through_function(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, Tensor]:
+    """Apply an ``autograd.Function`` to a copy of the input and backpropagate the given upstream gradient."""
+    a_class(cls)
+    if not hasattr(cls, "apply"):
+        raise Rejected("it has no apply: subclass torch.autograd.Function")
+    inp, upstream = args[0].clone().requires_grad_(), args[1]
+    out = cls.apply(inp)
+    (out * upstream).sum().backward()
+    if inp.grad is None:
+        raise Rejected("no gradient reached the input: backward must return it")
+    return out.detach(), inp.grad
+
+
+def _my_relu_cases() -> list[Case]:
+    cases = []
+    g = _gen(80)
+    for label, inp in (("mixed signs", torch.tensor([-1.0, 0.5, 2.0, -3.0])),
+                       ("zeros count as not positive", torch.tensor([[0.0, 1.0], [-1.0, 0.0]])),
+                       ("float64, 20 x 5", torch.randn(20, 5, dtype=torch.float64, generator=g))):
+        upstream = torch.randn(inp.shape, dtype=inp.dtype, generator=g)
+        mask_only = (((inp > 0).to(inp.dtype), "that is the mask alone; multiply it by grad_output"),)
+        cases.append(Case(label, (inp, upstream), (inp.clamp_min(0.0), upstream * (inp > 0)),
+                          named("forward output", "input gradient", traps={"input gradient": mask_only}),
+                          _through_function))
+    return cases
+
+
+_add(Exercise("my_relu", "05", "MyRelu.backward(ctx, grad_output): return the gradient at ReLU's input",
+              "ctx.saved_tensors gives back what forward saved. The answer is grad_output where the saved "
+              "input was positive and 0 elsewhere, with grad_output's shape and dtype.",
+              "course_utils.pytorch:MyRelu", _my_relu_cases))
+
+
+def _subclass_skipping_init(base: Any, args: tuple[Any, ...]) -> nn.Module:
+    """Build a subclass of ``base`` whose ``__init__`` never calls ``super().__init__()``, with ``args``."""
+    a_class(base)
+    if not issubclass(base, nn.Module):
+        raise Rejected("it is not a subclass of nn.Module")
+
+    class Scaled(base):  # type: ignore[misc, valid-type]
+        def __init__(self, n_in: int, n_out: int) -> None:
+            self.linear = nn.Linear(n_in, n_out)
+            self.scale = nn.Parameter(torch.ones(n_out))
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.linear(x) * self.scale
+
+    return Scaled(*args)
+
+
+def _registers(net: nn.Module, expected: tuple[tuple[str, tuple[int, ...]], ...]) -> str | None:
+    """The module lists exactly the expected parameters (names and shapes), and runs forward."""
+    got = tuple((name, tuple(p.shape)) for name, p in net.named_parameters())
+    if got != expected:
+        return f"its parameters are {list(got) or 'none'}; expected {list(expected)}"
+    n_out, n_in = dict(expected)["linear.weight"]
+    if tuple(net(torch.zeros(2, n_in)).shape) != (2, n_out):
+        return "forward gave the wrong shape"
+    return None
+
+
+def _module_cases() -> list[Case]:
+    def params(n_in: int, n_out: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        return (("scale", (n_out,)), ("linear.weight", (n_out, n_in)), ("linear.bias", (n_out,)))
+    return [Case(f"a subclass without super().__init__(), sizes {n_in} -> {n_out}", (n_in, n_out),
+                 params(n_in, n_out), _registers, _subclass_skipping_init) for n_in, n_out in ((3, 2), (1, 4))]
+
+
+_add(Exercise("fastai_module", "05", "Module: an nn.Module whose subclasses need not call super().__init__()",
+              "Python runs __new__ before __init__: create the object there with super().__new__(cls), run "
+              "nn.Module.__init__ on it, and return it. Then the subclass's __init__ finds the registries ready.",
+              "course_utils.pytorch:Module", _module_cases))
+
+
 # --- notebook 06: training ---------------------------------------------------------------------------------
+
+
+def _steps_in_place(solution: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Tensor, ...]:
+    """Call ``sgd_step(params, lr)`` on copies that carry their ``.g``; return the parameters afterwards."""
+    params, lr = [_copy(p) for p in args[0]], args[1]
+    solution(params, lr)
+    if all(torch.equal(p, before) for p, before in zip(params, args[0])):
+        raise Rejected("the parameters did not change: update each tensor in place (-= or sub_); a new tensor "
+                       "made inside the function is lost when it returns")
+    return tuple(params)
+
+
+def _sgd_step_cases() -> list[Case]:
+    cases = []
+    for label, shapes, lr in (("a weight and a bias, lr 0.1", ((3, 2), (2,)), 0.1),
+                              ("four parameters, lr 0.5", ((4, 3), (3,), (3, 1), (1,)), 0.5)):
+        g = _gen(len(shapes))
+        params = [torch.randn(s, generator=g) for s in shapes]
+        for p in params:
+            p.g = torch.randn(p.shape, generator=g)
+        names = tuple(f"parameter {i}" for i in range(len(params)))
+        cases.append(Case(label, (params, lr), tuple(p - lr * p.g for p in params), named(*names), _steps_in_place))
+    return cases
+
+
+_add(Exercise("sgd_step", "06", "sgd_step(params, lr): move every parameter a step lr against its .g, in place",
+              "Loop over the parameters and subtract lr times the gradient from each one in place (-= or "
+              "sub_), so that the model, which holds the same tensors, sees the change.",
+              "course_utils.training:sgd_step", _sgd_step_cases))
+
+TRAIN_SIZES = ((("16 rows, 3 -> 4 -> 1, 3 steps"), (16, 3, 4, 3)), (("5 rows, 2 -> 3 -> 1, 4 steps"), (5, 2, 3, 4)))
+
+
+def _train_setup(sizes: tuple[int, int, int, int], seed: int) -> tuple[tuple[Tensor, ...], Tensor, Tensor, int]:
+    """Seeded small weights and data for a training case: (w1, b1, w2, b2), x, y and the number of steps."""
+    from .training import init_params  # imported when first needed
+    n, n_in, nh, steps = sizes
+    g = _gen(seed)
+    return init_params(n_in, nh, seed), torch.randn(n, n_in, generator=g), torch.randn(n, generator=g), steps
+
+
+def _losses(got: Any) -> Tensor:
+    """The losses a training function returned, as one tensor, whatever sequence they came in."""
+    if got is None:
+        raise Rejected("returned nothing; return the list of losses, one per step")
+    return torch.tensor([float(v) for v in got])
+
+
+def _trains(build: str) -> Callable[[Any, tuple[Any, ...]], Tensor]:
+    """A case's run for a training loop: build a fresh model from the case's weights and train it."""
+    def run(solution: Callable[..., Any], args: tuple[Any, ...]) -> Tensor:
+        from .layers import Model
+        from .pytorch import TwoLayerNet
+        params, x, y, lr, steps = args
+        fresh = [p.clone() for p in params]
+        model = Model(*fresh) if build == "Model" else TwoLayerNet.from_weights(*fresh)
+        return _losses(solution(model, x.clone(), y.clone(), lr, steps))
+    return run
+
+
+def _train_model(model: Any, x: Tensor, y: Tensor, lr: float, steps: int) -> list[float]:
+    """Reference: forward, backward, step, with the hand-written model's ``.g``."""
+    from .training import sgd_step
+    losses = []
+    for _ in range(steps):
+        loss = model(x, y)
+        model.backward()
+        sgd_step(model.parameters(), lr)
+        losses.append(loss.item())
+    return losses
+
+
+def _train_autograd(net: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int, zero: bool = True) -> list[float]:
+    """Reference: autograd fills ``.grad``; we step by hand and zero the gradients (unless ``zero=False``)."""
+    losses = []
+    for _ in range(steps):
+        loss = net(x, y)
+        loss.backward()
+        with torch.no_grad():
+            for p in net.parameters():
+                p -= lr * p.grad
+                if zero:
+                    p.grad.zero_()
+        losses.append(loss.item())
+    return losses
+
+
+def _train_optim(net: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int) -> list[float]:
+    """Reference: the same loop with ``torch.optim.SGD`` doing the step and the zeroing."""
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = net(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _train_cases(build: str, rules: tuple[Case, ...] = ()) -> list[Case]:
+    """Train from the same start as the reference; the losses must match step by step."""
+    from .pytorch import TwoLayerNet
+    cases = list(rules)
+    for i, (label, sizes) in enumerate(TRAIN_SIZES):
+        params, x, y, steps = _train_setup(sizes, seed=90 + i)
+        lr = 0.1
+        expected = torch.tensor(_train_model(_fresh_model(params), x, y, lr, steps))
+        unzeroed = torch.tensor(_train_autograd(TwoLayerNet.from_weights(*params), x, y, lr, steps, zero=False))
+        cases.append(Case(label, (params, x, y, lr, steps), expected, run=_trains(build),
+                          traps=((unzeroed, "these are the losses of a loop that never zeroes the gradients: "
+                                            "each backward() adds to .grad"),)))
+    return cases
+
+
+def _fresh_model(params: tuple[Tensor, ...]) -> Any:
+    """The package's hand-written model on copies of ``params``."""
+    from .layers import Model
+    return Model(*(p.clone() for p in params))
+
+
+_add(Exercise("train_model", "06", "train_model(model, x, y, lr, steps): the training loop of the hand-written Model",
+              "Each step: the forward pass gives the loss, backward() fills every .g, sgd_step moves the "
+              "parameters. Keep each loss as a number (.item()) in a list and return the list.",
+              _train_model, lambda: _train_cases("Model")))
+
+_add(Exercise("train_autograd", "06", "train_autograd(net, x, y, lr, steps): autograd's gradients, stepped by hand",
+              "Calling backward on the loss adds into each parameter's .grad. Step inside torch.no_grad() (the update "
+              "itself must not be recorded), then set every .grad back to zero for the next step.",
+              _train_autograd, lambda: _train_cases("TwoLayerNet")))
+
+_add(Exercise("train_optim", "06", "train_optim(net, x, y, lr, steps): the same loop with torch.optim.SGD",
+              "Build the optimizer once, before the loop, from net.parameters(). Each step: zero_grad(), "
+              "forward, backward(), step().",
+              _train_optim, lambda: _train_cases("TwoLayerNet", (Case("uses torch.optim.SGD", compare=mentions("SGD"),
+                                                                      run=source_of),))))
+
 
 # --- notebook 07: the questionnaire's own exercises ---------------------------------------------------------
 
