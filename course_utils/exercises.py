@@ -26,8 +26,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .layers import LayerFunction
-
 Compare = Callable[[Any, Any], "str | None"]   # (answer, expected) -> None when right, else what differs
 
 
@@ -650,22 +648,10 @@ def _relu_layer_cases() -> list[Case]:
     return cases
 
 
-class _Relu(LayerFunction):
-    """Reference: ReLU as a layer, its formulas written out."""
-
-    def forward(self, inp: Tensor) -> Tensor:
-        """Negative entries become 0."""
-        return inp.clamp_min(0.0)
-
-    def bwd(self, out: Tensor, inp: Tensor) -> None:
-        """The gradient passes where the input was positive."""
-        inp.g = (inp > 0).float() * out.g
-
-
 _add(Exercise("relu_layer", "04", "Relu(LayerFunction): forward and bwd of ReLU, written as formulas",
               "forward gets inp and returns the clamped tensor. bwd gets the output (whose .g is filled) and "
               "the input, and stores in inp.g the incoming gradient where inp was positive, 0 elsewhere.",
-              _Relu, _relu_layer_cases))
+              "course_utils.layers:Relu", _relu_layer_cases))
 
 
 def _bwd_reads_its_argument(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, ...]:
@@ -702,27 +688,10 @@ def _lin_layer_cases() -> list[Case]:
     return cases
 
 
-class _Lin(LayerFunction):
-    """Reference: a linear layer with its weight and bias, its formulas written out."""
-
-    def __init__(self, w: Tensor, b: Tensor) -> None:
-        self.w, self.b = w, b
-
-    def forward(self, inp: Tensor) -> Tensor:
-        """The affine map."""
-        return inp @ self.w + self.b
-
-    def bwd(self, out: Tensor, inp: Tensor) -> None:
-        """One gradient per tensor, each from the out.g it is given."""
-        inp.g = out.g @ self.w.t()
-        self.w.g = inp.t() @ out.g
-        self.b.g = out.g.sum(0)
-
-
 _add(Exercise("lin_layer", "04", "Lin(LayerFunction): forward and bwd of a linear layer, written as formulas",
               "__init__ keeps w and b. forward is one line of matrix product plus bias. bwd fills three .g: "
               "each has the shape of its tensor, and all three are built from out.g, the argument.",
-              _Lin, _lin_layer_cases))
+              "course_utils.layers:Lin", _lin_layer_cases))
 
 
 def _mse_layer_cases() -> list[Case]:
@@ -738,22 +707,10 @@ def _mse_layer_cases() -> list[Case]:
     return cases
 
 
-class _Mse(LayerFunction):
-    """Reference: the loss as a layer, on the flattened predictions."""
-
-    def forward(self, inp: Tensor, targ: Tensor) -> Tensor:
-        """Mean of the squared differences."""
-        return (inp.squeeze(-1) - targ).pow(2).mean()
-
-    def bwd(self, out: Tensor, inp: Tensor, targ: Tensor) -> None:
-        """Its gradient, shaped like the predictions."""
-        inp.g = (2 * (inp.squeeze(-1) - targ) / inp.shape[0]).reshape(inp.shape)
-
-
 _add(Exercise("mse_layer", "04", "Mse(LayerFunction): the loss as a layer, forward and bwd written as formulas",
               "forward is the mean of the squared differences, taken on the flattened predictions; bwd is "
               "the same formula as mse_grad, with the result shaped like inp.",
-              _Mse, _mse_layer_cases))
+              "course_utils.layers:Mse", _mse_layer_cases))
 
 
 def _kept_shapes() -> tuple[tuple[int, ...], ...]:
