@@ -2,6 +2,7 @@
 
 from .activations import SCALES, Activation, kaiming_scale, xavier_scale
 from .checks import GradCheck, GradComparison, check_grads
+from .doctor import doctor
 from .exercises import EXERCISES, ExerciseResult, check_exercise
 from .explorer import InitExplorer, init_explorer
 from .functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
@@ -18,6 +19,7 @@ __all__ = [
     "check_exercise",
     "check_grads",
     "describe_fate",
+    "doctor",
     "draw_network_flow",
     "ExerciseResult",
     "EXERCISES",
