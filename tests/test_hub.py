@@ -132,6 +132,11 @@ def browser():
         chromium.close()
 
 
+def new_page(browser) -> Page:
+    """A page in a fresh browser context: no cookies, as a student's own browser."""
+    return browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+
+
 def pull_link(hub_url: str, source: Path) -> str:
     """The link an instructor hands out: nbgitpuller clones or updates the course, then opens notebook 01."""
     query = urllib.parse.urlencode({"repo": source.as_uri(), "branch": "main",
@@ -180,15 +185,16 @@ def add_markdown(path: Path, text: str) -> None:
 def test_three_students_get_the_course_and_keep_their_edits_across_an_update(hub, browser):
     url, password, work, source = hub
     link = pull_link(url, source)
-    pages = {}
     for student in STUDENTS:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        pages[student] = context.new_page()
-        open_course(pages[student], link, student, password)
+        page = new_page(browser)
+        open_course(page, link, student, password)
         assert (work / "homes" / student / COURSE / NOTEBOOK).exists()
-    # One explorer run is enough to show the widgets work through the hub's proxy; the other students' kernels
-    # would only repeat it on this 2-core machine.
-    explorer_answers_a_key_press(pages[STUDENTS[0]])
+        if student == STUDENTS[0]:
+            # One explorer run shows the widgets work through the hub's proxy; the other students' kernels
+            # would only repeat it on this 2-core machine.
+            explorer_answers_a_key_press(page)
+        # Closing the browser ends JupyterLab's autosave, which could otherwise write over the edit below.
+        page.context.close()
 
     # The instructor updates another notebook; the first student writes a note into their copy of notebook 01.
     update = "Update from the instructor: a new exercise."
@@ -198,12 +204,14 @@ def test_three_students_get_the_course_and_keep_their_edits_across_an_update(hub
     student_copy = work / "homes" / STUDENTS[0] / COURSE
     add_markdown(student_copy / NOTEBOOK, note)
 
-    for student in STUDENTS[:2]:  # the student who edited, and one who did not
-        open_course(pages[student], link, student, password)
+    for student in STUDENTS[:2]:  # the student who edited, and one who did not, each logging in again
+        page = new_page(browser)
+        open_course(page, link, student, password)
         copy = work / "homes" / student / COURSE / "notebooks"
         assert update in (copy / "02_forward.ipynb").read_text(), f"{student} did not get the update"
+        if student == STUDENTS[0]:
+            (ROOT / "test-artifacts").mkdir(exist_ok=True)
+            page.screenshot(path=str(ROOT / "test-artifacts" / "hub_student.png"))
+        page.context.close()
     assert note in (student_copy / NOTEBOOK).read_text(), "the student's edit was lost in the pull"
     assert note not in (work / "homes" / STUDENTS[1] / COURSE / NOTEBOOK).read_text()
-    pages[STUDENTS[0]].screenshot(path=str(ROOT / "test-artifacts" / "hub_student.png"))
-    for page in pages.values():
-        page.context.close()
