@@ -26,7 +26,8 @@ SOURCE = "git+https://github.com/OWNER/REPO@main"
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_starts_with_the_colab_badge_and_setup_cell(path):
     nb = nbformat.read(path, as_version=4)
-    badge, setup = nb.cells[0], nb.cells[1]
+    assert nb.cells[0].source.startswith("# "), "the title stays the first cell (and the first slide)"
+    badge, setup = nb.cells[1], nb.cells[2]
     assert colab_cell.BADGE_TAG in badge.metadata.get("tags", []), f"run: python tools/colab_cell.py ({path.name})"
     assert badge.source == colab_cell.badge_source("OWNER/REPO", "main", path.name)
     assert colab_cell.SETUP_TAG in setup.metadata.get("tags", [])
@@ -46,7 +47,9 @@ def test_the_tool_is_idempotent_and_keeps_one_clean_run(tmp_path):
         assert sum(colab_cell.SETUP_TAG in t for t in tags) == 1 and sum(colab_cell.BADGE_TAG in t for t in tags) == 1
         counts = [cell.execution_count for cell in nb.cells if cell.cell_type == "code" and cell.source.strip()]
         assert counts == list(range(1, len(counts) + 1)), path.name
-        assert f"notebooks/{path.name}" in nb.cells[0].source
+        assert f"notebooks/{path.name}" in nb.cells[1].source
+        first_code = next(cell for cell in nb.cells if cell.cell_type == "code")
+        assert colab_cell.SETUP_TAG in first_code.metadata["tags"], "the setup cell must run before any import"
 
 
 def run_cell(monkeypatch) -> list[list[str]]:

@@ -1,4 +1,4 @@
-"""Put an "Open in Colab" badge and the Colab setup cell at the top of every notebook (idempotent).
+"""Put an "Open in Colab" badge and the Colab setup cell at the top of every notebook, under its title (idempotent).
 
 The setup cell does nothing outside Colab. On Colab it pip-installs course_utils from the repository without
 its dependencies (so Colab's own torch is never replaced or downgraded), then ``course_utils.doctor.colab_setup``
@@ -73,13 +73,20 @@ def place(nb: nbformat.NotebookNode, index: int, cell: nbformat.NotebookNode, ta
     return True
 
 
+def title_cells(nb: nbformat.NotebookNode) -> int:
+    """1 when the notebook opens with its title cell (the badge goes right under it, the title stays slide one)."""
+    first = nb.cells[0] if nb.cells else None
+    return int(first is not None and first.cell_type == "markdown" and first.source.startswith("# "))
+
+
 def update(path: Path, repo: str, branch: str) -> bool:
     """Add or refresh the badge and the setup cell in one notebook; True if the file changed."""
     nb = nbformat.read(path, as_version=4)
     badge = nbformat.v4.new_markdown_cell(badge_source(repo, branch, path.name))
     setup = nbformat.v4.new_code_cell(setup_source(repo, branch))
-    changed = place(nb, 0, badge, BADGE_TAG)
-    changed |= place(nb, 1, setup, SETUP_TAG)
+    top = title_cells(nb)
+    changed = place(nb, top, badge, BADGE_TAG)
+    changed |= place(nb, top + 1, setup, SETUP_TAG)
     if changed:
         nbformat.write(nb, path)
     return changed
