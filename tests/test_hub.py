@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from tests.chromium import ARGS as CHROMIUM_ARGS
@@ -106,11 +107,20 @@ def running_hub(work: Path, config: Path, url: str):
                     time.sleep(0.5)
             yield log_path
         finally:
+            spawned = psutil.Process(hub.pid).children(recursive=True)
             hub.terminate()  # JupyterHub stops the servers it spawned and its proxy on the way out
             try:
                 hub.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 hub.kill()
+            # A server still starting or slow to stop can outlive the hub: end those too.
+            for process in spawned:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.terminate()
+            _, alive = psutil.wait_procs(spawned, timeout=20)
+            for process in alive:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
 
 
 @pytest.fixture(scope="module")
