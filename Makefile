@@ -1,28 +1,54 @@
 # Two commands run the course: `make lab` (set up, open JupyterLab) and `make test` (set up, run every test).
+# Pick another Python with PYTHON, e.g. `PYTHON=python3.12 make test` (3.11, 3.12 and 3.13 are supported).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per Python version and requirement set, so switching PYTHON rebuilds the venv for it.
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+COURSE := $(VENV)/.course-$(PY_VERSION)
+TESTING := $(VENV)/.testing-$(PY_VERSION)
+SETUP := $(PYTHON) tools/setup_venv.py $(VENV)
+SETUP_INPUTS := tools/setup_venv.py constraints.txt $(wildcard constraints-py*.txt) pyproject.toml binder/overrides.json
 # jupyter refuses to run as root unless told it is on purpose (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Scratch venvs for checking the other Python versions by hand (not in CI: torch comes from PyPI there).
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
 
-.PHONY: setup lab test lint execute student self-study slides freeze clean
+.PHONY: setup setup-test hub-proxy lab voila test lint execute student self-study slides freeze sizes check-pythons clean
 
-setup: $(STAMP)
+setup: $(COURSE)
+setup-test: $(TESTING)
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+$(COURSE): requirements.txt $(SETUP_INPUTS)
+	$(SETUP) requirements.txt
 	touch $@
 
-lab: setup
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) notebooks/
+# The tests need the course and the test tools; a testing venv is a course venv too.
+$(TESTING): requirements.txt requirements-test.txt $(SETUP_INPUTS)
+	$(SETUP) requirements.txt requirements-test.txt
+	touch $@ $(COURSE)
 
-lint: setup
+# notebook_shim (classic-notebook config support, unused here) reads a deprecated setting and warns on every start.
+# The news pop-up is turned off by binder/overrides.json, which setup copies into the venv.
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.jpserver_extensions=notebook_shim=False $(ROOT_FLAG) notebooks/
+
+# The initialization explorer alone, as a page without code (http://127.0.0.1:8866).
+voila: setup
+	$(BIN)/voila --Voila.ip=127.0.0.1 notebooks/explorer_app.ipynb
+
+lint: setup-test
 	$(BIN)/ruff check course_utils tests benchmarks tools notebooks conftest.py
 
-test: lint
+# The class test (tests/test_hub.py) needs JupyterHub's proxy from npm; without npm it is skipped, except in CI.
+HUB_PROXY := tools/hub/node_modules/.bin/configurable-http-proxy
+test: lint $(if $(shell command -v npm),$(HUB_PROXY))
 	$(BIN)/python -m pytest
+
+hub-proxy: $(HUB_PROXY)
+$(HUB_PROXY): tools/hub/package.json tools/hub/package-lock.json
+	cd tools/hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Re-run every notebook top to bottom on a fresh kernel and store its outputs (what nbval then compares against).
 execute: setup
@@ -38,11 +64,21 @@ self-study: setup
 
 # Offline reveal.js decks of the core notebooks in slides/ (fetches reveal.js and MathJax with npm once).
 slides: setup
+	@command -v npm >/dev/null || { echo "make slides needs npm (Node.js) to fetch reveal.js and MathJax once: sudo apt install npm (Debian/Ubuntu) or brew install node (macOS)." >&2; exit 1; }
 	$(BIN)/python tools/build_slides.py slides
 
-freeze: setup
+# Rewrite constraints.txt from a working testing venv: every package pinned.
+freeze: setup-test
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.new
 	mv constraints.new constraints.txt
+
+# Download and installed size of a fresh course setup (what the README states).
+sizes:
+	$(PYTHON) tools/measure_setup.py
+
+# Python 3.12 and 3.13 in scratch venvs under /tmp: resolve the pins, import, unit tests. Slow (torch from PyPI).
+check-pythons:
+	tools/check_pythons.sh $(PYENV_ROOT)
 
 clean:
 	rm -rf $(VENV) student self-study slides .pytest_cache

@@ -5,6 +5,7 @@ import importlib
 from .activations import ACTIVATIONS, SCALES, Activation, kaiming_scale, resolve_scale, xavier_scale
 from .checks import GradCheck, GradComparison, check_grads
 from .diagnosis import layer_distributions
+from .doctor import doctor
 from .exercises import EXERCISES, ExerciseResult, check_exercise
 from .functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad
 from .initialization import describe_fate, layer_stats, layer_stds
@@ -33,6 +34,7 @@ __all__ = [
     "check_exercise",
     "check_grads",
     "describe_fate",
+    "doctor",
     "draw_network_flow",
     "ExerciseResult",
     "EXERCISES",

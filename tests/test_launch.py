@@ -33,16 +33,22 @@ def test_repo2docker_builds_python_311_from_the_binder_folder():
     assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in output
     # A binder/ folder makes repo2docker ignore the root-level configuration.
     assert "src/requirements.txt" not in output and "src/binder/requirements.txt" in output
+    # postBuild puts the course's JupyterLab settings (no news pop-up) into the image.
+    assert "RUN ./binder/postBuild" in output
 
 
 def test_binder_installs_cpu_torch_and_the_same_pins():
     binder = ROOT / "binder" / "requirements.txt"
     text = binder.read_text()
     assert f"--extra-index-url {CPU_INDEX}" in text
-    binder_pins, root_pins = pins(binder), pins(ROOT / "requirements.txt")
-    assert binder_pins.pop("torch") == "2.13.0+cpu" and root_pins["torch"] == "2.13.0"
-    for name, version in binder_pins.items():
-        assert root_pins.get(name) == version, f"{name}: binder {version}, root {root_pins.get(name)}"
+    binder_pins, course_pins = pins(binder), pins(ROOT / "requirements.txt")
+    assert binder_pins.pop("torch") == "2.13.0+cpu" and course_pins["torch"] == "2.13.0"
+    # The image is the course plus what a hub's user server needs (the same pins as requirements-test.txt).
+    hub_pins = {name: version for name, version in pins(ROOT / "requirements-test.txt").items()
+                if name in ("jupyterhub", "nbgitpuller")}
+    assert set(hub_pins) == {"jupyterhub", "nbgitpuller"}
+    course_pins.pop("torch")
+    assert binder_pins == {**course_pins, **hub_pins}
     assert re.search(r"^-e \.$", text, re.MULTILINE)
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
 
@@ -63,4 +69,7 @@ def test_github_workflow_runs_the_readme_test_command():
     steps = workflow["jobs"]["test"]["steps"]
     assert any(step.get("run") == "make test" for step in steps)
     assert "make test" in (ROOT / "README.md").read_text()
-    assert workflow["jobs"]["test"]["env"]["PIP_EXTRA_INDEX_URL"] == CPU_INDEX
+    # Every supported Python, each in Debian's image; the Makefile itself picks torch's CPU index.
+    assert workflow["jobs"]["test"]["strategy"]["matrix"]["python"] == ["3.11", "3.12", "3.13"]
+    assert workflow["jobs"]["test"]["container"] == "python:${{ matrix.python }}-bookworm"
+    assert CPU_INDEX in (ROOT / "tools" / "setup_venv.py").read_text()

@@ -1,0 +1,224 @@
+"""A class on JupyterHub, for real: a hub on 127.0.0.1, three students, the course handed out by an nbgitpuller link.
+
+The hub runs with its own proxy (configurable-http-proxy, from `make hub-proxy`), a local-process spawner that
+gives each student a home folder under a temporary directory, and a shared-password login. The course comes
+from a local git repository holding the current notebooks. Each student logs in through the link in Chromium,
+gets notebook 01, runs it, and presses an arrow key on the explorer's slider. Then the instructor changes a
+notebook, one student edits their copy, and the same link pulls again: the edit stays, the update arrives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from tests.chromium import ARGS as CHROMIUM_ARGS
+from tests.chromium import require_chromium
+
+ROOT = Path(__file__).resolve().parents[1]
+PROXY = ROOT / "tools" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+CHROMIUM = require_chromium()
+if not PROXY.exists():
+    reason = f"JupyterHub's proxy is not installed at {PROXY.relative_to(ROOT)} (make hub-proxy; it needs npm)"
+    if os.environ.get("CI"):
+        raise RuntimeError(f"CI must run the hub test, but {reason}")
+    pytest.skip(reason, allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+from tests.test_browser import EXPLORER_HEADING, free_port, go_to_heading, run_all_cells  # noqa: E402
+
+STUDENTS = ("ada", "grace", "alan")
+COURSE = "foundations"  # the folder nbgitpuller makes in each home: the repository's name
+NOTEBOOK = "notebooks/01_initialization.ipynb"
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` as the instructor."""
+    cmd = ["git", "-c", "user.name=Instructor", "-c", "user.email=instructor@example.org", *args]
+    return subprocess.run(cmd, cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def course_repository(path: Path) -> Path:
+    """A git repository holding the current notebooks, as an instructor's course repository would."""
+    shutil.copytree(ROOT / "notebooks", path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    git(path, "init", "--quiet", "--initial-branch=main")
+    git(path, "add", "notebooks")
+    git(path, "commit", "--quiet", "-m", "The course")
+    return path
+
+
+def hub_config(work: Path, port: int, password: str) -> Path:
+    """jupyterhub_config.py for a hub reachable only on 127.0.0.1."""
+    singleuser = Path(sys.executable).parent / "jupyterhub-singleuser"
+    args = ["--allow-root"] if os.geteuid() == 0 else []
+    lines = [
+        f"c.JupyterHub.bind_url = 'http://127.0.0.1:{port}'",
+        f"c.JupyterHub.hub_bind_url = 'http://127.0.0.1:{free_port()}'",
+        f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{free_port()}'",
+        f"c.ConfigurableHTTPProxy.command = [{str(PROXY)!r}]",
+        f"c.JupyterHub.db_url = 'sqlite:///{work / 'hub.sqlite'}'",
+        f"c.JupyterHub.cookie_secret_file = {str(work / 'cookie_secret')!r}",
+        f"c.JupyterHub.pid_file = {str(work / 'hub.pid')!r}",
+        "c.JupyterHub.authenticator_class = 'dummy'",
+        f"c.DummyAuthenticator.password = {password!r}",
+        "c.Authenticator.allow_all = True",
+        "c.JupyterHub.spawner_class = 'simple'",
+        f"c.SimpleLocalProcessSpawner.home_dir_template = {str(work / 'homes' / '{username}')!r}",
+        f"c.Spawner.cmd = [{str(singleuser)!r}]",
+        f"c.Spawner.args = {args!r}",
+        "c.Spawner.default_url = '/lab'",
+        "c.Spawner.start_timeout = 120",
+        "c.Spawner.http_timeout = 120",
+    ]
+    path = work / "jupyterhub_config.py"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def running_hub(work: Path, config: Path, url: str):
+    """Start JupyterHub, wait until it answers at ``url``, yield, then stop it and every student's server."""
+    log_path = work / "hub.log"
+    with open(log_path, "w") as log:
+        hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=work,
+                               stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/hub/api/", timeout=3).close()
+                    break
+                except OSError:
+                    if hub.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("JupyterHub did not start:\n" + log_path.read_text()) from None
+                    time.sleep(0.5)
+            yield log_path
+        finally:
+            spawned = psutil.Process(hub.pid).children(recursive=True)
+            hub.terminate()  # JupyterHub stops the servers it spawned and its proxy on the way out
+            try:
+                hub.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+            # A server still starting or slow to stop can outlive the hub: end those too.
+            for process in spawned:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.terminate()
+            _, alive = psutil.wait_procs(spawned, timeout=20)
+            for process in alive:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """A running hub and the course repository it hands out; yields (hub URL, password, work folder)."""
+    work = tmp_path_factory.mktemp("hub")
+    source = course_repository(work / COURSE)
+    port, password = free_port(), secrets.token_hex(8)
+    url = f"http://127.0.0.1:{port}"
+    with running_hub(work, hub_config(work, port, password), url):
+        yield url, password, work, source
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_page(browser) -> Page:
+    """A page in a fresh browser context: no cookies, as a student's own browser."""
+    return browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+
+
+def pull_link(hub_url: str, source: Path) -> str:
+    """The link an instructor hands out: nbgitpuller clones or updates the course, then opens notebook 01."""
+    query = urllib.parse.urlencode({"repo": source.as_uri(), "branch": "main",
+                                    "urlpath": f"lab/tree/{COURSE}/{NOTEBOOK}"})
+    return f"{hub_url}/hub/user-redirect/git-pull?{query}"
+
+
+def open_course(page: Page, link: str, student: str, password: str) -> None:
+    """Follow the link as a student: log in where asked, wait for the pull, and for notebook 01 in JupyterLab."""
+    page.goto(link)
+    if "/hub/login" in page.url:
+        page.locator("#username_input").fill(student)
+        page.locator("#password_input").fill(password)
+        page.locator("#login_submit").click()
+    page.wait_for_url(f"**/user/{student}/lab/tree/{COURSE}/{NOTEBOOK}**", timeout=180_000)
+    page.locator(".jp-Notebook").first.wait_for(timeout=120_000)
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel", has_text="01_initialization.ipynb")
+    expect(tab.first).to_be_visible(timeout=60_000)
+
+
+def explorer_answers_a_key_press(page: Page) -> None:
+    """Run notebook 01, then press ArrowLeft on the explorer's scale slider: the readout and the plot follow."""
+    run_all_cells(page)
+    go_to_heading(page, EXPLORER_HEADING)
+    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first
+    explorer.scroll_into_view_if_needed()
+    readout = explorer.locator(".widget-html-content").first
+    expect(readout).to_contain_text("scale 1 ·", timeout=90_000)
+    image = explorer.locator(".widget-image img, img.widget-image").first
+    before = image.get_attribute("src")
+    handle = explorer.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    page.keyboard.press("ArrowLeft")
+    # Through the hub's proxy, on a busy shared machine: allow more than the default five seconds.
+    expect(readout).to_contain_text("scale 0.977 ·", timeout=30_000)
+    expect(image).not_to_have_attribute("src", before or "", timeout=30_000)
+
+
+def add_markdown(path: Path, text: str) -> None:
+    """Append a markdown cell to a notebook file."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell(text))
+    nbformat.write(nb, path)
+
+
+def test_three_students_get_the_course_and_keep_their_edits_across_an_update(hub, browser):
+    url, password, work, source = hub
+    link = pull_link(url, source)
+    for student in STUDENTS:
+        page = new_page(browser)
+        open_course(page, link, student, password)
+        assert (work / "homes" / student / COURSE / NOTEBOOK).exists()
+        explorer_answers_a_key_press(page)
+        # Closing the browser ends JupyterLab's autosave, which could otherwise write over the edit below.
+        page.context.close()
+
+    # The instructor updates another notebook; the first student writes a note into their copy of notebook 01.
+    update = "Update from the instructor: a new exercise."
+    add_markdown(source / "notebooks" / "02_forward.ipynb", update)
+    git(source, "commit", "--quiet", "-am", "Update notebook 02")
+    note = "My own note, kept across updates."
+    student_copy = work / "homes" / STUDENTS[0] / COURSE
+    add_markdown(student_copy / NOTEBOOK, note)
+
+    for student in STUDENTS[:2]:  # the student who edited, and one who did not, each logging in again
+        page = new_page(browser)
+        open_course(page, link, student, password)
+        copy = work / "homes" / student / COURSE / "notebooks"
+        assert update in (copy / "02_forward.ipynb").read_text(), f"{student} did not get the update"
+        if student == STUDENTS[0]:
+            (ROOT / "test-artifacts").mkdir(exist_ok=True)
+            page.screenshot(path=str(ROOT / "test-artifacts" / "hub_student.png"))
+        page.context.close()
+    assert note in (student_copy / NOTEBOOK).read_text(), "the student's edit was lost in the pull"
+    assert note not in (work / "homes" / STUDENTS[1] / COURSE / NOTEBOOK).read_text()
