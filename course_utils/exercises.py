@@ -450,8 +450,9 @@ def _matmul_cases() -> list[Case]:
 
 
 _add(Exercise("matmul_einsum", "00", "matmul_einsum(a, b): the matrix product written with torch.einsum",
-              "Name the indices: a is indexed by (i, k), b by (k, j), the result by (i, j). A letter that is "
-              "missing after -> is summed over.",
+              "Give each index a letter: one for the rows of a, one for the size that a and b share, one for "
+              "the columns of b. The result keeps the rows and the columns; a letter left out after -> is "
+              "summed over.",
               _matmul_einsum, _matmul_cases))
 
 _add(Exercise("to_python", "00", "to_python(t): a rank-0 tensor as a plain Python number",
