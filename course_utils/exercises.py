@@ -357,6 +357,17 @@ class Exercise:
     reference: str | Callable[..., Any]            # "module:name" in course_utils, or a function defined here
     cases: Callable[[], list[Case]]
     kind: str = "function"                         # "function", "fix" (repair a given function) or "predict"
+    given: str = ""                                # "fix": the broken code as handed out, to tell it from a try
+
+    def untouched(self, answer: Any) -> bool:
+        """Is ``answer`` a fix exercise's broken code as handed out, not yet repaired?"""
+        if not self.given:
+            return False
+        try:
+            code, broken = _token_list(inspect.getsource(answer)), _token_list(self.given)
+        except (OSError, TypeError):
+            return False
+        return any(code[i:i + len(broken)] == broken for i in range(len(code) - len(broken) + 1))
 
     def solution(self) -> Any:
         """The reference answer as a student hands it in: a function, a class, or (for "predict") a value."""
@@ -559,7 +570,7 @@ _add(Exercise("mse", "02", "mse(output, targ): fix the mean squared error of pre
               "Print the shape of output - targ: it should be (N,), one difference per example. A method "
               "shown above removes an axis of size 1 from output; tell it which axis, so that a batch of "
               "one keeps its batch axis.",
-              "course_utils.functions:mse", _mse_cases, kind="fix"))
+              "course_utils.functions:mse", _mse_cases, kind="fix", given="return (output - targ).pow(2).mean()"))
 
 # --- notebook 03: the backward pass ------------------------------------------------------------------------
 
@@ -724,7 +735,8 @@ def check_exercise(name: str, answer: Any, verbose: bool = True) -> ExerciseResu
     second failed try on) and return the result.
 
     While the answer is not written yet (every case that runs it meets ``NotImplementedError`` or an empty
-    prediction), rules about the code are not reported and the run does not count as a failed try."""
+    prediction), rules about the code are not reported and the run does not count as a failed try; nor does
+    a run of a fix exercise's broken code as handed out."""
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; the exercises are: {', '.join(EXERCISES)}")
     exercise = EXERCISES[name]
@@ -732,7 +744,7 @@ def check_exercise(name: str, answer: Any, verbose: bool = True) -> ExerciseResu
         raise TypeError(f"check_exercise({name!r}, ...) needs your function or class, got {type(answer).__name__}")
     outcomes = [(case, *_problem(case, answer)) for case in exercise.cases()]
     runs = [unanswered for case, _, unanswered in outcomes if not _is_rule(case)]
-    unwritten = bool(runs) and all(runs)
+    unwritten = (bool(runs) and all(runs)) or exercise.untouched(answer)
     result = ExerciseResult(name, answer)
     for case, problem, _ in outcomes:
         if unwritten and _is_rule(case):

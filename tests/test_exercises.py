@@ -375,3 +375,18 @@ def test_a_lin_written_with_broadcasting_passes_and_matches_the_package_closely(
     assert check_exercise("lin", lin, verbose=False)
     x, w, b = torch.randn(200, 100), torch.randn(100, 50), torch.zeros(50)
     assert torch.allclose(lin(x, w, b), EXERCISES["lin"].solution()(x, w, b), atol=1e-4)
+
+
+def test_running_the_broken_code_as_handed_out_is_not_a_failed_try():
+    def mse(output, targ):
+        """The fix-the-bug exercise as the student copy hands it out."""
+        return (output - targ).pow(2).mean()
+
+    def tried(output, targ):
+        return (output - targ[:, None]).pow(2).sum()
+
+    for _ in range(2):
+        given = check_exercise("mse", mse, verbose=False)
+        assert not given and not any("hint" in line for line in given.feedback)
+    assert not any("hint" in line for line in check_exercise("mse", tried, verbose=False).feedback)
+    assert check_exercise("mse", tried, verbose=False).feedback[-1].startswith("  hint: ")
