@@ -47,9 +47,11 @@ def call(solution: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     result = solution(*copies)
     changed = [i for i, (a, c) in enumerate(zip(args, copies)) if _changed(a, c)]
     if changed:
-        names = _parameter_names(solution, len(args))
-        raise Rejected(f"changed its input {names[changed[0]]} in place, so the caller's tensor changes too "
-                       "(the cells below still need it); compute a new result and leave the input as it was")
+        first = changed[0]
+        what = type(args[first]).__name__ if not isinstance(args[first], Tensor) else "tensor"
+        raise Rejected(f"changed its input {_parameter_names(solution, len(args))[first]} in place, so the caller's "
+                       f"{what} changes too (the cells below still need it); compute a new result and leave the "
+                       "input as it was")
     return result
 
 
