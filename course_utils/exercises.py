@@ -12,6 +12,7 @@ any single exercise. To add an exercise, add one ``_add(Exercise(...))`` in its 
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import io
@@ -33,17 +34,61 @@ class Rejected(Exception):
     """Raised by a case's ``run`` when the answer breaks the exercise's rules (not a bug in the student's code)."""
 
 
+class NotAnswered(Rejected):
+    """Raised by a case's ``run`` when there is no answer yet (an empty prediction): not counted as a failed try."""
+
+
 # --- how an answer is obtained from what the student handed in -------------------------------------------
 
 def call(solution: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    """Call the student's function on copies of the arguments, so it cannot change the cases."""
-    return solution(*(a.clone() if isinstance(a, Tensor) else a for a in args))
+    """Call the student's function on copies of the arguments, so it cannot change the cases, and reject
+    an answer that changes its input: in a notebook that would silently change the caller's tensor too."""
+    copies = tuple(_copy_arg(a) for a in args)
+    result = solution(*copies)
+    changed = [i for i, (a, c) in enumerate(zip(args, copies)) if _changed(a, c)]
+    if changed:
+        first = changed[0]
+        what = type(args[first]).__name__ if not isinstance(args[first], Tensor) else "tensor"
+        raise Rejected(f"changed its input {_parameter_names(solution, len(args))[first]} in place, so the caller's "
+                       f"{what} changes too (the cells below still need it); compute a new result and leave the "
+                       "input as it was")
+    return result
+
+
+def _copy_arg(arg: Any) -> Any:
+    """A copy of one argument: tensors cloned, lists and tuples copied down to their items."""
+    if isinstance(arg, Tensor):
+        return arg.clone()
+    if isinstance(arg, list | tuple):
+        return type(arg)(_copy_arg(a) for a in arg)
+    return arg
+
+
+def _changed(before: Any, after: Any) -> bool:
+    """Does the copy handed to the student differ from the case's original now?"""
+    if isinstance(before, Tensor):
+        return not isinstance(after, Tensor) or before.shape != after.shape or not torch.equal(
+            before.nan_to_num() if before.is_floating_point() else before,
+            after.nan_to_num() if after.is_floating_point() else after)
+    if isinstance(before, list | tuple):
+        return (not isinstance(after, list | tuple) or len(before) != len(after)
+                or any(_changed(b, a) for b, a in zip(before, after)))
+    return False
+
+
+def _parameter_names(solution: Callable[..., Any], n: int) -> list[str]:
+    """The names of the function's first ``n`` parameters, for feedback; positions where unknown."""
+    try:
+        names = list(inspect.signature(solution).parameters)[:n]
+    except (TypeError, ValueError):
+        names = []
+    return names + [f"(argument {i + 1})" for i in range(len(names), n)]
 
 
 def as_given(value: Any, args: tuple[Any, ...]) -> Any:
     """A prediction is checked as it is; ``None`` or ``...`` means it is not filled in yet."""
     if value is None or value is Ellipsis:
-        raise Rejected("no prediction yet: write your guess into the variable above, then run this again")
+        raise NotAnswered("no prediction yet: write your guess into the variable above, then run this again")
     return value
 
 
@@ -83,7 +128,7 @@ def fmt(value: Any) -> str:
 
 
 BROADCAST_HINT = ("this is the (N, 1) minus (N,) broadcast: the two shapes stretch to (N, N) and every "
-                  "prediction meets every target; drop the extra axis first (squeeze(-1) or [:, 0])")
+                  "prediction meets every target; the size-1 axis has to go before the subtraction")
 
 
 def close(got: Any, expected: Any) -> str | None:
@@ -111,10 +156,25 @@ def close(got: Any, expected: Any) -> str | None:
     return None
 
 
+def tensor_close(got: Any, expected: Tensor) -> str | None:
+    """Like ``close``, but a plain number is refused: for an answer whose tensor methods later cells use."""
+    if isinstance(got, int | float) and not isinstance(got, bool):
+        return (f"returned the Python {type(got).__name__} {fmt(got)}; return the tensor itself "
+                "(without .item()): the cells below call tensor methods on it")
+    return close(got, expected)
+
+
+def number(got: Any, expected: float) -> str | None:
+    """A number within 1e-4 of ``expected``: a Python ``float`` or ``int``, or a tensor holding one value."""
+    if isinstance(got, Tensor) and got.numel() == 1:
+        got = got.item()
+    return plain_number(got, expected)
+
+
 def plain_number(got: Any, expected: float) -> str | None:
     """A Python ``float`` or ``int`` (not a tensor) within 1e-4 of ``expected``."""
     if isinstance(got, Tensor):
-        return f"returned a tensor holding {fmt(got)}; expected a plain Python number (try .item())"
+        return f"returned a tensor holding {fmt(got)}; expected a plain Python number, not a tensor"
     if isinstance(got, bool) or not isinstance(got, int | float):
         return f"returned {type(got).__name__}; expected a plain Python number"
     if not math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-5):
@@ -144,6 +204,8 @@ def within_10x(got: Any, expected: float) -> str | None:
         got = got.item()
     if isinstance(got, bool) or not isinstance(got, int | float) or not got > 0:
         return f"got {fmt(got)}; write your prediction as a positive number, such as 1e-3 or 50"
+    if math.isinf(got):
+        return f"you predicted {fmt(got)} (an overflow); the experiment gives {fmt(expected)}, huge but finite"
     factor = max(got / expected, expected / got)
     if factor > 10:
         direction = "too large" if got > expected else "too small"
@@ -153,8 +215,13 @@ def within_10x(got: Any, expected: float) -> str | None:
 
 def floats_lists(got: Any, expected: list[list[float]]) -> str | None:
     """A list of lists of plain Python numbers, equal to ``expected`` within 1e-4."""
-    if not isinstance(got, list) or not all(isinstance(row, list) for row in got):
-        return f"returned {type(got).__name__}; expected a list of lists of Python floats"
+    if not isinstance(got, list):
+        return f"returned {type(got).__name__}; expected a list of rows, one list of floats per example"
+    if got and not any(isinstance(row, list | tuple) for row in got):
+        return f"returned a flat list of {len(got)} items; expected a list of rows, one list per example"
+    if not all(isinstance(row, list) for row in got):
+        kinds = sorted({type(row).__name__ for row in got if not isinstance(row, list)})
+        return f"the rows are {', '.join(kinds)}; expected each row to be a list"
     if not all(isinstance(v, int | float) for row in got for v in row):
         kinds = sorted({type(v).__name__ for row in got for v in row} - {"int", "float"})
         return f"the rows hold {', '.join(kinds)}; expected plain Python floats"
@@ -177,11 +244,17 @@ def each(compare: Compare) -> Compare:
     return compare_each
 
 
+def source_rule(rule: Compare) -> Compare:
+    """Mark a comparison as a rule about the code: the checker skips it while the function is not written."""
+    rule.reads_source = True  # type: ignore[attr-defined]
+    return rule
+
+
 def mentions(*words: str) -> Compare:
     """A source rule: the code must use one of ``words`` (a name or an operator)."""
     def rule(source: str, _: Any) -> str | None:
         return None if _tokens(source) & set(words) else f"the code does not use {' or '.join(words)}"
-    return rule
+    return source_rule(rule)
 
 
 def avoids(*words: str) -> Compare:
@@ -189,16 +262,59 @@ def avoids(*words: str) -> Compare:
     def rule(source: str, _: Any) -> str | None:
         found = sorted(_tokens(source) & set(words))
         return f"the code uses {', '.join(found)}; this exercise is about doing it without" if found else None
-    return rule
+    return source_rule(rule)
+
+
+def calls(*names: str) -> Compare:
+    """A source rule: the code must call a function or method named one of ``names`` (a mere mention is not enough)."""
+    def rule(source: str, _: Any) -> str | None:
+        called = {name for name, _ in _calls(source)}
+        return None if called & set(names) else f"the code never calls {' or '.join(names)}(...)"
+    return source_rule(rule)
+
+
+def names_the_axis(method: str) -> Compare:
+    """A source rule: ``method`` (such as squeeze) must be told which axis, never called bare."""
+    def rule(source: str, _: Any) -> str | None:
+        bare = any(name == method and n_args == 0 for name, n_args in _calls(source, functions=("torch",)))
+        return (f"the code calls {method}() without an axis: for a batch of one that removes the batch axis too; "
+                "say which axis to remove") if bare else None
+    return source_rule(rule)
+
+
+def _calls(source: str, functions: tuple[str, ...] = ()) -> list[tuple[str, int]]:
+    """Each call in ``source`` as (name, number of arguments); ``module.f(x)`` for a module in ``functions``
+    counts its first argument as the object, like ``x.f()``. Source that does not parse (a lambda cut out of
+    a longer line) falls back to tokens: a name followed by ``(``, with ``()`` counted as 0 and else -1."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        tokens = _token_list(source)
+        return [(a, 0 if c == ")" else -1) for a, b, c in zip(tokens, tokens[1:], tokens[2:] + [""]) if b == "("]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func, n_args = node.func, len(node.args) + len(node.keywords)
+            if isinstance(func, ast.Name):
+                found.append((func.id, n_args))
+            elif isinstance(func, ast.Attribute):
+                module = isinstance(func.value, ast.Name) and func.value.id in functions
+                found.append((func.attr, n_args - 1 if module else n_args))
+    return found
 
 
 def _tokens(source: str) -> set[str]:
     """Names and operators in ``source``, leaving out comments, strings and the function's own docstring."""
-    found = set()
+    return set(_token_list(source))
+
+
+def _token_list(source: str) -> list[str]:
+    """Names and operators in ``source`` in order, leaving out comments and strings."""
+    found = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline):
             if token.type in (tokenize.NAME, tokenize.OP):
-                found.add(token.string)
+                found.append(token.string)
     except (tokenize.TokenError, IndentationError):
         pass  # a lambda cut out of a longer expression can end mid-bracket; the tokens so far are enough
     return found
@@ -243,6 +359,17 @@ class Exercise:
     reference: str | Callable[..., Any]            # "module:name" in course_utils, or a function defined here
     cases: Callable[[], list[Case]]
     kind: str = "function"                         # "function", "fix" (repair a given function) or "predict"
+    given: str = ""                                # "fix": the broken code as handed out, to tell it from a try
+
+    def untouched(self, answer: Any) -> bool:
+        """Is ``answer`` a fix exercise's broken code as handed out, not yet repaired?"""
+        if not self.given:
+            return False
+        try:
+            code, broken = _token_list(inspect.getsource(answer)), _token_list(self.given)
+        except (OSError, TypeError):
+            return False
+        return any(code[i:i + len(broken)] == broken for i in range(len(code) - len(broken) + 1))
 
     def solution(self) -> Any:
         """The reference answer as a student hands it in: a function, a class, or (for "predict") a value."""
@@ -326,7 +453,7 @@ def _matmul_einsum(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _matmul_cases() -> list[Case]:
-    cases = [Case("written with einsum", compare=mentions("einsum"), run=source_of)]
+    cases = [Case("written with einsum", compare=calls("einsum"), run=source_of)]
     for label, (i, k, j) in (("(2, 3) @ (3, 4)", (2, 3, 4)), ("(1, 5) @ (5, 1)", (1, 5, 1)),
                              ("(4, 1) @ (1, 3)", (4, 1, 3))):
         g = _gen(i * 100 + k * 10 + j)
@@ -336,8 +463,9 @@ def _matmul_cases() -> list[Case]:
 
 
 _add(Exercise("matmul_einsum", "00", "matmul_einsum(a, b): the matrix product written with torch.einsum",
-              "Name the indices: a is indexed by (i, k), b by (k, j), the result by (i, j). A letter that is "
-              "missing after -> is summed over.",
+              "Give each index a letter: one for the rows of a, one for the size that a and b share, one for "
+              "the columns of b. The result keeps the rows and the columns; a letter left out after -> is "
+              "summed over.",
               _matmul_einsum, _matmul_cases))
 
 _add(Exercise("to_python", "00", "to_python(t): a rank-0 tensor as a plain Python number",
@@ -349,7 +477,7 @@ _add(Exercise("to_python", "00", "to_python(t): a rank-0 tensor as a plain Pytho
 
 
 def _scale_cases(scale: Callable[[int], float]) -> list[Case]:
-    return [Case(f"n_in = {n}", (n,), scale(n), plain_number) for n in (100, 50, 1)]
+    return [Case(f"n_in = {n}", (n,), scale(n), number) for n in (100, 50, 1)]
 
 
 _add(Exercise("xavier_scale", "01", "xavier_scale(n_in): the weight scale that keeps a linear layer's std",
@@ -379,9 +507,10 @@ def _mean_square(t: Tensor) -> Tensor:
 _add(Exercise("mean_square", "01", "mean_square(t): the average of the squares of all entries of t",
               "Square every entry (elementwise), then average them all. No subtraction of the mean.",
               _mean_square, lambda: [
-                  Case("tensor [1, -2, 3]", (torch.tensor([1.0, -2.0, 3.0]),), torch.tensor(14 / 3)),
-                  Case("a (2, 2) matrix", (torch.tensor([[1.0, 1.0], [3.0, 3.0]]),), torch.tensor(5.0)),
-                  Case("mean far from 0", (torch.full((5,), 2.0),), torch.tensor(4.0),
+                  Case("tensor [1, -2, 3]", (torch.tensor([1.0, -2.0, 3.0]),), torch.tensor(14 / 3), tensor_close),
+                  Case("a (2, 2) matrix", (torch.tensor([[1.0, 1.0], [3.0, 3.0]]),), torch.tensor(5.0),
+                       tensor_close),
+                  Case("mean far from 0", (torch.full((5,), 2.0),), torch.tensor(4.0), tensor_close,
                        traps=((torch.tensor(0.0), "that is the variance: the mean square keeps the mean in"),))]))
 
 _add(Exercise("kaiming_scale", "01", "kaiming_scale(n_in): the weight scale that keeps the mean square with ReLU",
@@ -418,8 +547,8 @@ _add(Exercise("lin", "02", "lin(x, w, b): a dense layer on a batch, as one matri
               "course_utils.functions:lin", _lin_cases))
 
 _add(Exercise("relu", "02", "relu(x): negative entries become 0, the rest stay",
-              "Look for a tensor method that clamps values from below, or compare with 0 and keep the "
-              "entries where the comparison holds.",
+              "Look for a tensor method that clamps values from below, or for torch.where, which picks each "
+              "entry from one of two tensors by a condition. Return a new tensor; leave x as it is.",
               "course_utils.functions:relu", lambda: [
                   Case("relu(-2.0)", (torch.tensor(-2.0),), torch.tensor(0.0)),
                   Case("relu(3.5)", (torch.tensor(3.5),), torch.tensor(3.5)),
@@ -429,18 +558,21 @@ _add(Exercise("relu", "02", "relu(x): negative entries become 0, the rest stay",
 
 
 def _mse_cases() -> list[Case]:
-    cases = []
+    cases = [Case("no bare squeeze()", compare=names_the_axis("squeeze"), run=source_of)]
     for label, n in (("200 predictions", 200), ("5 predictions", 5), ("a batch of 1", 1)):
         g = _gen(20 + n)
         out, targ = torch.randn(n, 1, generator=g), torch.randn(n, generator=g)
         cases.append(Case(f"{label}: output ({n}, 1), targets ({n},)", (out, targ),
-                          (out[:, 0] - targ).pow(2).mean(), traps=(((out - targ).pow(2).mean(), BROADCAST_HINT),)))
+                          (out[:, 0] - targ).pow(2).mean(), tensor_close,
+                          traps=(((out - targ).pow(2).mean(), BROADCAST_HINT),)))
     return cases
 
 
 _add(Exercise("mse", "02", "mse(output, targ): fix the mean squared error of predictions (N, 1) and targets (N,)",
-              "Print the shape of output - targ. It should be (N,), one difference per example.",
-              "course_utils.functions:mse", _mse_cases, kind="fix"))
+              "Print the shape of output - targ: it should be (N,), one difference per example. A method "
+              "shown above removes an axis of size 1 from output; tell it which axis, so that a batch of "
+              "one keeps its batch axis.",
+              "course_utils.functions:mse", _mse_cases, kind="fix", given="return (output - targ).pow(2).mean()"))
 
 # --- notebook 03: the backward pass ------------------------------------------------------------------------
 
@@ -1094,42 +1226,59 @@ class ExerciseResult:
         return f"{self.name}: {self.passed} of {self.total} checks passed ({verdict})"
 
     def use(self) -> Any:
-        """The student's answer when every case passed, otherwise the reference (and say so)."""
+        """The student's answer when every case passed, otherwise the reference (and say so either way)."""
         if self:
+            print(f"{self!r}: the cells below use yours")
             return self.answer
         print(f"using the reference {self.name} from course_utils so the rest of the notebook runs")
         return EXERCISES[self.name].solution()
 
 
-def _problem(case: Case, answer: Any) -> str | None:
-    """Run one case; whatever goes wrong inside the student's code becomes a sentence."""
+def _problem(case: Case, answer: Any) -> tuple[str | None, bool]:
+    """Run one case; whatever goes wrong inside the student's code becomes a sentence. The flag says
+    the answer is not there yet (a stub that raises NotImplementedError, or an empty prediction)."""
     try:
-        return case.problem(answer)
+        return case.problem(answer), False
     except NotImplementedError:
-        return "not written yet (replace the raise NotImplementedError with your code)"
+        return "not written yet (replace the raise NotImplementedError with your code)", True
+    except NotAnswered as err:
+        return str(err), True
     except Rejected as err:
-        return str(err)
+        return str(err), False
     except SystemExit:  # a student's exit() must not end the notebook; Ctrl-C (KeyboardInterrupt) still does
-        return "called exit(): return a value instead (exit() would stop the whole notebook)"
+        return "called exit(): return a value instead (exit() would stop the whole notebook)", False
     except Exception as err:  # student code may fail in any way; report it, do not crash the notebook
-        return f"raised {type(err).__name__}: {err}"
+        return f"raised {type(err).__name__}: {err}", False
+
+
+def _is_rule(case: Case) -> bool:
+    """A case about how the code is written rather than what it computes."""
+    return getattr(case.compare, "reads_source", False)
 
 
 def check_exercise(name: str, answer: Any, verbose: bool = True) -> ExerciseResult:
     """Run ``answer`` on the cases of exercise ``name``; print one line per case (and the hint from the
-    second failed try on) and return the result."""
+    second failed try on) and return the result.
+
+    While the answer is not written yet (every case that runs it meets ``NotImplementedError`` or an empty
+    prediction), rules about the code are not reported and the run does not count as a failed try; nor does
+    a run of a fix exercise's broken code as handed out."""
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; the exercises are: {', '.join(EXERCISES)}")
     exercise = EXERCISES[name]
     if exercise.kind != "predict" and not callable(answer):
         raise TypeError(f"check_exercise({name!r}, ...) needs your function or class, got {type(answer).__name__}")
+    outcomes = [(case, *_problem(case, answer)) for case in exercise.cases()]
+    runs = [unanswered for case, _, unanswered in outcomes if not _is_rule(case)]
+    unwritten = (bool(runs) and all(runs)) or exercise.untouched(answer)
     result = ExerciseResult(name, answer)
-    for case in exercise.cases():
-        problem = _problem(case, answer)
+    for case, problem, _ in outcomes:
+        if unwritten and _is_rule(case):
+            continue
         result.total += 1
         result.passed += problem is None
         result.feedback.append(f"  ok    {case.label}" if problem is None else f"  MISS  {case.label}: {problem}")
-    if not result:
+    if not result and not unwritten:
         _failed_tries[name] += 1
         if _failed_tries[name] >= 2:
             result.feedback.append(f"  hint: {exercise.hint}")

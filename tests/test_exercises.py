@@ -134,8 +134,14 @@ def test_matmul_einsum_rejects_the_at_operator():
         return a @ b
 
     result = check_exercise("matmul_einsum", at, verbose=False)
-    assert not result and "does not use einsum" in result.feedback[0]
+    assert not result and "never calls einsum" in result.feedback[0]
     assert result.passed == result.total - 1
+
+    def named_only(a, b):
+        einsum = "einsum"  # a name, a string and a comment saying einsum are not a call to it
+        return a @ b if einsum else None
+
+    assert "never calls einsum" in check_exercise("matmul_einsum", named_only, verbose=False).feedback[0]
 
 
 def test_a_rule_on_source_code_explains_when_the_source_is_unavailable():
@@ -189,7 +195,7 @@ def test_no_hint_gives_the_reference_away(name):
         assert exercises.fmt(answer) not in ex.hint
         return
     body = inspect.getsource(answer).splitlines()[1:]
-    code = [line.strip() for line in body if not line.strip().startswith(('"""', "#"))]
+    code = [line.strip() for line in body if not line.strip().startswith(('"' * 3, "#"))]
     assert not [line for line in code if len(line) > 6 and line in ex.hint]
 
 
@@ -198,7 +204,7 @@ def test_use_keeps_a_passing_answer_and_falls_back_with_a_message(capsys):
         return x.clamp_min(0.0)
 
     assert check_exercise("relu", mine, verbose=False).use() is mine
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == "relu: 4 of 4 checks passed (all correct): the cells below use yours\n"
 
     def unsolved(x):
         raise NotImplementedError
@@ -259,3 +265,130 @@ def test_bad_calls_are_explained():
         check_exercise("softmax", torch.relu)
     with pytest.raises(TypeError, match="needs your function or class"):
         check_exercise("relu", 3)
+
+
+@pytest.mark.parametrize("name, rules", [("mean_square", 0), ("mse", 1)])
+def test_a_python_float_is_refused_where_later_cells_need_the_tensor(name, rules):
+    """01 prints mean_square(l1).item() and 02 compares mse's loss with torch.equal: both need a tensor."""
+    ref = EXERCISES[name].solution()
+    result = check_exercise(name, lambda *args: ref(*args).item(), verbose=False)
+    assert result.passed == rules, result.feedback
+    assert all("return the tensor itself (without .item())" in line for line in misses(result))
+
+
+@pytest.mark.parametrize("name", ["xavier_scale", "kaiming_scale"])
+def test_a_scale_may_be_a_number_or_a_one_element_tensor(name):
+    ref = EXERCISES[name].solution()
+    assert check_exercise(name, lambda n: torch.tensor(ref(n)), verbose=False)
+    wrong = check_exercise(name, lambda n: torch.tensor(ref(n) * 1.1), verbose=False)
+    assert not wrong and "expected" in misses(wrong)[0]
+
+
+def test_to_python_refuses_a_tensor_without_handing_over_the_method():
+    line = misses(check_exercise("to_python", lambda t: t, verbose=False))[0]
+    assert "not a tensor" in line and ".item()" not in line
+
+
+def test_an_answer_that_changes_its_input_in_place_is_named():
+    def in_place(x):
+        x[x < 0] = 0
+        return x
+
+    result = check_exercise("relu", in_place, verbose=False)
+    assert not result
+    assert "changed its input x in place" in misses(result)[0], result.feedback
+
+    def rows_appended(x, w, b):
+        x.append(x[0])
+        return _dense_loops(x[:-1], w, b)
+
+    assert "changed its input x in place" in misses(check_exercise("dense_python", rows_appended, verbose=False))[0]
+    assert check_exercise("relu", lambda x: x.clamp_min(0.0), verbose=False)
+
+
+def test_mse_refuses_a_bare_squeeze_and_keeps_the_fix_for_the_hint():
+    bare = check_exercise("mse", lambda output, targ: (output.squeeze() - targ).pow(2).mean(), verbose=False)
+    assert not bare and "squeeze() without an axis" in misses(bare)[0]
+    assert bare.passed == bare.total - 1   # the numbers are right for these shapes; the rule catches it
+
+    def function_form(output, targ):
+        return (torch.squeeze(output) - targ).pow(2).mean()
+
+    assert "without an axis" in misses(check_exercise("mse", function_form, verbose=False))[0]
+
+    def named_axis(output, targ):
+        return (torch.squeeze(output, -1) - targ).pow(2).mean() + 0 * output.squeeze(dim=-1).sum()
+
+    def indexed(output, targ):
+        return (output[:, 0] - targ).pow(2).mean()
+
+    assert check_exercise("mse", named_axis, verbose=False) and check_exercise("mse", indexed, verbose=False)
+    broadcast = misses(check_exercise("mse", lambda output, targ: (output - targ).pow(2).mean(), verbose=False))
+    assert all("squeeze(-1)" not in line and "[:, 0]" not in line for line in broadcast)
+
+
+def test_dense_python_says_how_the_rows_are_wrong():
+    def tuples(x, w, b):
+        return [tuple(row) for row in _dense_loops(x, w, b)]
+
+    def first_row(x, w, b):
+        return _dense_loops(x, w, b)[0]
+
+    assert "the rows are tuple; expected each row to be a list" in misses(check_exercise("dense_python", tuples,
+                                                                                          verbose=False))[0]
+    assert "returned a flat list of 2 items" in misses(check_exercise("dense_python", first_row, verbose=False))[0]
+
+
+@pytest.mark.parametrize("name", ["dense_python", "matmul_einsum", "mse"])
+def test_a_stub_is_not_judged_by_the_rules_about_its_code(name):
+    def stub(*args):
+        raise NotImplementedError("write your solution here")
+
+    result = check_exercise(name, stub, verbose=False)
+    assert result.passed == 0 and result.total == len(EXERCISES[name].cases()) - 1
+    assert all("not written yet" in line for line in result.feedback), result.feedback
+
+
+@pytest.mark.parametrize("name, unanswered, wrong", [
+    ("relu", lambda x: (_ for _ in ()).throw(NotImplementedError), lambda x: x),
+    ("std_after_50_layers", None, 1.0)])
+def test_a_run_before_the_answer_is_written_is_not_a_failed_try(name, unanswered, wrong):
+    for _ in range(3):
+        assert not any("hint" in line for line in check_exercise(name, unanswered, verbose=False).feedback)
+    assert not any("hint" in line for line in check_exercise(name, wrong, verbose=False).feedback)
+    assert check_exercise(name, wrong, verbose=False).feedback[-1].startswith("  hint: ")
+
+
+def test_a_prediction_of_infinity_is_called_an_overflow():
+    line = check_exercise("std_after_50_layers", float("inf"), verbose=False).feedback[0]
+    assert "(an overflow)" in line and "by inf" not in line
+
+
+def test_the_relu_hint_steers_away_from_a_mask_product_which_prints_minus_zero():
+    hint = EXERCISES["relu"].hint
+    assert "torch.where" in hint and "(x > 0)" not in hint
+    assert check_exercise("relu", lambda x: torch.where(x > 0, x, torch.zeros_like(x)), verbose=False)
+
+
+def test_a_lin_written_with_broadcasting_passes_and_matches_the_package_closely():
+    def lin(x, w, b):
+        return (x[:, :, None] * w).sum(1) + b
+
+    assert check_exercise("lin", lin, verbose=False)
+    x, w, b = torch.randn(200, 100), torch.randn(100, 50), torch.zeros(50)
+    assert torch.allclose(lin(x, w, b), EXERCISES["lin"].solution()(x, w, b), atol=1e-4)
+
+
+def test_running_the_broken_code_as_handed_out_is_not_a_failed_try():
+    def mse(output, targ):
+        """The fix-the-bug exercise as the student copy hands it out."""
+        return (output - targ).pow(2).mean()
+
+    def tried(output, targ):
+        return (output - targ[:, None]).pow(2).sum()
+
+    for _ in range(2):
+        given = check_exercise("mse", mse, verbose=False)
+        assert not given and not any("hint" in line for line in given.feedback)
+    assert not any("hint" in line for line in check_exercise("mse", tried, verbose=False).feedback)
+    assert check_exercise("mse", tried, verbose=False).feedback[-1].startswith("  hint: ")

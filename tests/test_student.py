@@ -145,6 +145,7 @@ def test_every_copy_runs_top_to_bottom_with_every_exercise_open(copies, kind, na
     checks = code_of(nb).count("check_exercise(")
     if checks:
         assert "not written yet" in text or "no prediction yet" in text
+        assert "hint:" not in text   # a check run before anything is written is not a failed try
     if ".use()" in code_of(nb):
         assert "so the rest of the notebook runs" in text
     if name == QUESTIONNAIRE:
