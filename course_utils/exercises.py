@@ -669,10 +669,15 @@ def methods_source(cls: Any, args: tuple[Any, ...]) -> str:
     return source_of(cls.forward, args) + source_of(cls.bwd, args)
 
 
+def _code_tokens(source: str) -> list[str]:
+    """The names and operators of ``source``, in order (no comments or strings)."""
+    return [t.string for t in tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline)
+            if t.type in (tokenize.NAME, tokenize.OP)]
+
+
 def _bare_calls(source: str) -> set[str]:
     """The names called bare in ``source``, as in ``relu(x)``; ``torch.relu(x)`` calls an attribute instead."""
-    code = [t.string for t in tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline)
-            if t.type in (tokenize.NAME, tokenize.OP)]
+    code = _code_tokens(source)
     return {name for before, name, after in zip(["", *code], code, [*code[1:], ""])
             if after == "(" and before not in (".", "def")}
 
@@ -818,9 +823,12 @@ def _through_function(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, Tensor]:
     a_class(cls)
     if not hasattr(cls, "apply"):
         raise Rejected("it has no apply: subclass torch.autograd.Function")
-    inp, upstream = args[0].clone().requires_grad_(), args[1]
+    inp, upstream = args[0].clone().requires_grad_(), args[1].clone()
     out = cls.apply(inp)
-    (out * upstream).sum().backward()
+    out.backward(upstream)  # backward gets this very tensor as grad_output
+    if not torch.equal(upstream, args[1]):
+        raise Rejected("backward changed grad_output in place; autograd may still need it elsewhere: return a new "
+                       "tensor instead")
     if inp.grad is None:
         raise Rejected("no gradient reached the input: backward must return it")
     return out.detach(), inp.grad
@@ -1010,6 +1018,17 @@ def _train_optim(net: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int) ->
     return losses
 
 
+def _optimizer_before_loop(source: str, _: Any) -> str | None:
+    """A source rule: the optimizer is built once, before the training loop starts."""
+    code = _code_tokens(source)
+    if "SGD" not in code:
+        return "the code does not use torch.optim.SGD"
+    loops = [i for i, t in enumerate(code) if t in ("for", "while")]
+    if loops and loops[0] < code.index("SGD"):
+        return "the optimizer is built inside the loop; build it once, before the loop, and reuse it every step"
+    return None
+
+
 def _train_cases(run: Callable[[Any, tuple[Any, ...]], Tensor], rules: tuple[Case, ...] = ()) -> list[Case]:
     """Train from the same start as the reference; the losses must match step by step."""
     from .pytorch import TwoLayerNet
@@ -1051,7 +1070,7 @@ _add(Exercise("train_optim", "06", "train_optim(net, x, y, lr, steps): the same 
               "Build the optimizer once, before the loop, from net.parameters(). Each step: zero_grad(), "
               "forward, backward(), step().",
               _train_optim, lambda: _train_cases(_trains("TwoLayerNet"), (
-                  Case("uses torch.optim.SGD", compare=mentions("SGD"), run=source_of),))))
+                  Case("builds one torch.optim.SGD before the loop", compare=_optimizer_before_loop, run=source_of),))))
 
 
 # --- notebook 07: the questionnaire's own exercises ---------------------------------------------------------

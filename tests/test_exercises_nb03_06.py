@@ -222,7 +222,7 @@ def test_the_optimizer_loop_passes_train_autograd_but_train_optim_wants_sgd():
     assert check_exercise("train_autograd", _optim_loop(zero=True), verbose=False)
 
     # the reference of train_autograd steps by hand: right losses, but not the optimizer this exercise is about
-    assert "the code does not use SGD" in misses(EXERCISES["train_autograd"].solution(), "train_optim")
+    assert "the code does not use torch.optim.SGD" in misses(EXERCISES["train_autograd"].solution(), "train_optim")
 
 
 def test_a_training_loop_that_forgets_the_step_or_the_return_fails():
@@ -409,3 +409,25 @@ def test_own_model_of_right_layers_trains_and_a_wrong_bias_gradient_does_not():
 
     assert check_exercise("own_model", _own_layers(right), verbose=False)
     assert "the values differ" in misses(_own_layers(mean_bias), "own_model")
+
+
+def test_an_optimizer_built_inside_the_loop_or_a_relu_backward_editing_grad_output_fails():
+    def sgd_each_step(net, x, y, lr, steps):
+        losses = []
+        for _ in range(steps):
+            opt = torch.optim.SGD(net.parameters(), lr=lr)
+            loss = net(x, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    def in_place(ctx, grad_output):
+        (inp,) = ctx.saved_tensors
+        grad_output[inp <= 0] = 0
+        return grad_output
+
+    assert misses(sgd_each_step, "train_optim").count("MISS") == 1
+    assert "built inside the loop" in misses(sgd_each_step, "train_optim")
+    assert "changed grad_output in place" in misses(_relu_function(in_place), "my_relu")
