@@ -412,21 +412,20 @@ def test_own_model_of_right_layers_trains_and_a_wrong_bias_gradient_does_not():
 
 
 def test_an_optimizer_built_inside_the_loop_or_a_relu_backward_editing_grad_output_fails():
-    def sgd_each_step(net, x, y, lr, steps):
-        losses = []
-        for _ in range(steps):
-            opt = torch.optim.SGD(net.parameters(), lr=lr)
-            loss = net(x, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        return losses
-
     def in_place(ctx, grad_output):
         (inp,) = ctx.saved_tensors
         grad_output[inp <= 0] = 0
         return grad_output
+
+    def sgd_each_step(net, x, y, lr, steps):
+        losses = []
+        while len(losses) < steps:
+            opt = torch.optim.SGD(net.parameters(), lr=lr)
+            opt.zero_grad()
+            losses.append(net(x, y))
+            losses[-1].backward()
+            opt.step()
+        return [loss.item() for loss in losses]
 
     assert misses(sgd_each_step, "train_optim").count("MISS") == 1
     assert "built inside the loop" in misses(sgd_each_step, "train_optim")
