@@ -585,6 +585,34 @@ def _copy(t: Tensor) -> Tensor:
     return c
 
 
+class _ReadTooEarly:
+    """Turn "'Tensor' object has no attribute 'g'" into advice: a backward step read a .g nobody had stored yet."""
+
+    def __init__(self, advice: str) -> None:
+        self.advice = advice
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, err: Any, tb: Any) -> None:
+        if kind is AttributeError and "attribute 'g'" in str(err):
+            raise Rejected(f"a .g was read before anything stored it ({err}): {self.advice}") from err
+
+
+ORDER_ADVICE = ("the backward steps run from the loss back to the input, mse_grad first, and each one reads the "
+                ".g that the step after it in the forward pass stored; check their order and the tensors you pass")
+
+
+def _g_unchanged(args: tuple[Any, ...], copies: tuple[Any, ...], names: tuple[str | None, ...]) -> None:
+    """Reject an answer that changed an incoming gradient (an argument's ``.g``) in place."""
+    for i, (a, c) in enumerate(zip(args, copies)):
+        before = getattr(a, "g", None)
+        if before is not None and getattr(c, "g", None) is not None and not torch.equal(c.g, before):
+            name = names[i] or ("out" if i == 1 else f"argument {i}")
+            raise Rejected(f"{name}.g was changed in place; leave the incoming gradient as it is (an earlier "
+                           "step may still read it) and store a new tensor in inp.g")
+
+
 def fills_g(*names: str | None, returns: bool = False) -> Callable[[Any, tuple[Any, ...]], Any]:
     """A case's run for a backward step: call it on copies, return the ``.g`` it stored in each named argument.
 
@@ -593,7 +621,9 @@ def fills_g(*names: str | None, returns: bool = False) -> Callable[[Any, tuple[A
     """
     def run(solution: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
         copies = tuple(_copy(a) if isinstance(a, Tensor) else a for a in args)
-        returned = solution(*copies)
+        with _ReadTooEarly(ORDER_ADVICE):
+            returned = solution(*copies)
+        _g_unchanged(args, copies, names)
         if returns and returned is None:
             raise Rejected("returned nothing; return the loss from the forward pass")
         grads = [returned] if returns else []
@@ -664,8 +694,10 @@ def _relu_grad_cases() -> list[Case]:
         out = inp.clamp_min(0.0)
         out.g = torch.arange(1.0, inp.numel() + 1).reshape(inp.shape)
         everywhere = "the gradient passed everywhere: mask it where inp is not positive"
+        mask_only = "that is the mask alone; multiply it by out.g, the gradient arriving from the output"
         cases.append(Case(label, (inp, out), ((inp > 0).float() * out.g,),
-                          named("inp", traps={"inp": ((out.g, everywhere),)}), fills_g("inp", None)))
+                          named("inp", traps={"inp": ((out.g, everywhere), ((inp > 0).float(), mask_only))}),
+                          fills_g("inp", None)))
     return cases
 
 
@@ -737,6 +769,10 @@ def layer_pass(init: tuple[str, ...], call: tuple[str, ...], grads: tuple[str, .
         copies = dict(zip(init + call, (a.clone() for a in args)))
         layer = cls(*(copies[n] for n in init))
         out = layer(*(copies[n] for n in call))
+        changed = [n for n, a in zip(init + call, args) if not torch.equal(copies[n], a)]
+        if changed:
+            raise Rejected(f"forward changed {', '.join(changed)} in place; compute a new tensor instead "
+                           "(bwd and other layers still need the original)")
         if not isinstance(out, Tensor):
             raise Rejected(f"calling the layer returned {type(out).__name__}; forward must return the output tensor")
         # For a loss layer the gradient at its output is d loss / d loss = 1; its bwd ignores it, but a base
@@ -765,8 +801,29 @@ def methods_source(cls: Any, args: tuple[Any, ...]) -> str:
     return source_of(cls.forward, args) + source_of(cls.bwd, args)
 
 
+def _code_tokens(source: str) -> list[str]:
+    """The names and operators of ``source``, in order (no comments or strings)."""
+    return [t.string for t in tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline)
+            if t.type in (tokenize.NAME, tokenize.OP)]
+
+
+def _bare_calls(source: str) -> set[str]:
+    """The names called bare in ``source``, as in ``relu(x)``; ``torch.relu(x)`` calls an attribute instead."""
+    code = _code_tokens(source)
+    return {name for before, name, after in zip(["", *code], code, [*code[1:], ""])
+            if after == "(" and before not in (".", "def")}
+
+
+def calls_none_of(*names: str) -> Compare:
+    """A source rule: the code must not call any of ``names`` bare (a method or ``torch.`` function is fine)."""
+    def rule(source: str, _: Any) -> str | None:
+        found = sorted(_bare_calls(source) & set(names))
+        return f"the code calls {', '.join(found)}; write the formula itself here" if found else None
+    return rule
+
+
 def _formulas_case() -> Case:
-    return Case("forward and bwd hold the formulas, not notebook 3's functions", compare=avoids(*HELPERS),
+    return Case("forward and bwd hold the formulas, not notebook 3's functions", compare=calls_none_of(*HELPERS),
                 run=methods_source)
 
 
@@ -898,9 +955,12 @@ def _through_function(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, Tensor]:
     a_class(cls)
     if not hasattr(cls, "apply"):
         raise Rejected("it has no apply: subclass torch.autograd.Function")
-    inp, upstream = args[0].clone().requires_grad_(), args[1]
+    inp, upstream = args[0].clone().requires_grad_(), args[1].clone()
     out = cls.apply(inp)
-    (out * upstream).sum().backward()
+    out.backward(upstream)  # backward gets this very tensor as grad_output
+    if not torch.equal(upstream, args[1]):
+        raise Rejected("backward changed grad_output in place; autograd may still need it elsewhere: return a new "
+                       "tensor instead")
     if inp.grad is None:
         raise Rejected("no gradient reached the input: backward must return it")
     return out.detach(), inp.grad
@@ -940,7 +1000,16 @@ def _subclass_skipping_init(base: Any, args: tuple[Any, ...]) -> nn.Module:
         def forward(self, x: Tensor) -> Tensor:
             return self.linear(x) * self.scale
 
-    return Scaled(*args)
+    try:
+        made = Scaled(*args)
+    except TypeError as err:
+        if "__init__() missing" not in str(err):
+            raise
+        raise Rejected("__new__ ran the subclass's own __init__, which needs arguments of its own; run "
+                       "nn.Module.__init__(obj) there, and Python calls the subclass's __init__ after __new__") from err
+    if made is None:
+        raise Rejected("creating an object gave None: __new__ must return the object it made")
+    return made
 
 
 def _registers(net: nn.Module, expected: tuple[tuple[str, tuple[int, ...]], ...]) -> str | None:
@@ -1013,7 +1082,19 @@ def _losses(got: Any) -> Tensor:
     """The losses a training function returned, as one tensor, whatever sequence they came in."""
     if got is None:
         raise Rejected("returned nothing; return the list of losses, one per step")
+    if any(isinstance(v, Tensor) for v in got):
+        raise Rejected("the losses are tensors; keep each as a Python number with loss.item() (a kept loss "
+                       "tensor can hold on to everything needed to differentiate it)")
     return torch.tensor([float(v) for v in got])
+
+
+def _builds(solution: Callable[..., Any], args: tuple[Any, ...]) -> Tensor:
+    """A case's run for a model builder: build the model from the case's weights, train it with the reference loop."""
+    params, x, y, lr, steps = args
+    model = solution(*(p.clone() for p in params))
+    with _ReadTooEarly("a layer's bwd read out.g before the layer after it stored it; each bwd fills the .g of its "
+                       "inputs, from the out.g it is given"):
+        return torch.tensor(_train_model(model, x.clone(), y.clone(), lr, steps))
 
 
 def _trains(build: str) -> Callable[[Any, tuple[Any, ...]], Tensor]:
@@ -1024,7 +1105,8 @@ def _trains(build: str) -> Callable[[Any, tuple[Any, ...]], Tensor]:
         params, x, y, lr, steps = args
         fresh = [p.clone() for p in params]
         model = Model(*fresh) if build == "Model" else TwoLayerNet.from_weights(*fresh)
-        return _losses(solution(model, x.clone(), y.clone(), lr, steps))
+        with _ReadTooEarly("call model.backward() after the forward pass and before sgd_step, which reads every .g"):
+            return _losses(solution(model, x.clone(), y.clone(), lr, steps))
     return run
 
 
@@ -1068,42 +1150,59 @@ def _train_optim(net: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int) ->
     return losses
 
 
-def _train_cases(build: str, rules: tuple[Case, ...] = ()) -> list[Case]:
+def _optimizer_before_loop(source: str, _: Any) -> str | None:
+    """A source rule: the optimizer is built once, before the training loop starts."""
+    code = _code_tokens(source)
+    if "SGD" not in code:
+        return "the code does not use torch.optim.SGD"
+    loops = [i for i, t in enumerate(code) if t in ("for", "while")]
+    if loops and loops[0] < code.index("SGD"):
+        return "the optimizer is built inside the loop; build it once, before the loop, and reuse it every step"
+    return None
+
+
+def _train_cases(run: Callable[[Any, tuple[Any, ...]], Tensor], rules: tuple[Case, ...] = ()) -> list[Case]:
     """Train from the same start as the reference; the losses must match step by step."""
     from .pytorch import TwoLayerNet
     cases = list(rules)
     for i, (label, sizes) in enumerate(TRAIN_SIZES):
         params, x, y, steps = _train_setup(sizes, seed=90 + i)
         lr = 0.1
-        expected = torch.tensor(_train_model(_fresh_model(params), x, y, lr, steps))
+        expected = torch.tensor(_train_model(_fresh_model(*params), x, y, lr, steps))
         unzeroed = torch.tensor(_train_autograd(TwoLayerNet.from_weights(*params), x, y, lr, steps, zero=False))
-        cases.append(Case(label, (params, x, y, lr, steps), expected, run=_trains(build),
+        cases.append(Case(label, (params, x, y, lr, steps), expected, run=run,
                           traps=((unzeroed, "these are the losses of a loop that never zeroes the gradients: "
                                             "each backward() adds to .grad"),)))
     return cases
 
 
-def _fresh_model(params: tuple[Tensor, ...]) -> Any:
+def _fresh_model(*params: Tensor) -> Any:
     """The package's hand-written model on copies of ``params``."""
     from .layers import Model
     return Model(*(p.clone() for p in params))
 
 
+_add(Exercise("own_model", "06", "two_layer(w1, b1, w2, b2): notebook 4's Model, built from your layers, trains",
+              "Paste notebook 4's LayerFunction with your Relu, Lin and Mse, unchanged. A model that trains "
+              "differently has a layer whose forward or bwd differs from notebook 4's check: run that check again.",
+              _fresh_model, lambda: _train_cases(_builds)))
+
+
 _add(Exercise("train_model", "06", "train_model(model, x, y, lr, steps): the training loop of the hand-written Model",
               "Each step: the forward pass gives the loss, backward() fills every .g, sgd_step moves the "
               "parameters. Keep each loss as a number (.item()) in a list and return the list.",
-              _train_model, lambda: _train_cases("Model")))
+              _train_model, lambda: _train_cases(_trains("Model"))))
 
 _add(Exercise("train_autograd", "06", "train_autograd(net, x, y, lr, steps): autograd's gradients, stepped by hand",
               "Calling backward on the loss adds into each parameter's .grad. Step inside torch.no_grad() (the update "
               "itself must not be recorded), then set every .grad back to zero for the next step.",
-              _train_autograd, lambda: _train_cases("TwoLayerNet")))
+              _train_autograd, lambda: _train_cases(_trains("TwoLayerNet"))))
 
 _add(Exercise("train_optim", "06", "train_optim(net, x, y, lr, steps): the same loop with torch.optim.SGD",
               "Build the optimizer once, before the loop, from net.parameters(). Each step: zero_grad(), "
               "forward, backward(), step().",
-              _train_optim, lambda: _train_cases("TwoLayerNet", (Case("uses torch.optim.SGD", compare=mentions("SGD"),
-                                                                      run=source_of),))))
+              _train_optim, lambda: _train_cases(_trains("TwoLayerNet"), (
+                  Case("builds one torch.optim.SGD before the loop", compare=_optimizer_before_loop, run=source_of),))))
 
 
 # --- notebook 07: the questionnaire's own exercises ---------------------------------------------------------

@@ -198,7 +198,7 @@ def test_an_sgd_step_that_is_not_in_place_or_goes_uphill_fails():
     assert "parameter 0" in misses(uphill, "sgd_step")
 
 
-def _optim_loop(zero):
+def _optim_loop(zero, item=True):
     def loop(net, x, y, lr, steps):
         opt = torch.optim.SGD(net.parameters(), lr=lr)
         losses = []
@@ -208,7 +208,7 @@ def _optim_loop(zero):
                 opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(loss.item())
+            losses.append(loss.item() if item else loss)
         return losses
     return loop
 
@@ -222,7 +222,7 @@ def test_the_optimizer_loop_passes_train_autograd_but_train_optim_wants_sgd():
     assert check_exercise("train_autograd", _optim_loop(zero=True), verbose=False)
 
     # the reference of train_autograd steps by hand: right losses, but not the optimizer this exercise is about
-    assert "the code does not use SGD" in misses(EXERCISES["train_autograd"].solution(), "train_optim")
+    assert "the code does not use torch.optim.SGD" in misses(EXERCISES["train_autograd"].solution(), "train_optim")
 
 
 def test_a_training_loop_that_forgets_the_step_or_the_return_fails():
@@ -238,3 +238,195 @@ def test_a_training_loop_that_forgets_the_step_or_the_return_fails():
 
     assert "the values differ" in misses(no_step, "train_model")
     assert "return the list of losses" in misses(no_return, "train_model")
+
+
+# --- findings of the student-eye review ------------------------------------------------------------------------
+
+def test_torch_relu_or_f_relu_in_a_layer_is_not_taken_for_notebook_3s_relu():
+    import torch.nn.functional as F
+
+    class TorchRelu(LayerFunction):
+        def forward(self, inp):
+            return torch.relu(inp)
+
+        def bwd(self, out, inp):
+            inp.g = (inp > 0).float() * out.g
+
+    class FunctionalRelu(TorchRelu):
+        def forward(self, inp):
+            return F.relu(inp)
+
+    assert check_exercise("relu_layer", TorchRelu, verbose=False)
+    assert check_exercise("relu_layer", FunctionalRelu, verbose=False)
+
+
+def test_a_relu_layer_that_clamps_its_input_in_place_fails():
+    class InPlace(LayerFunction):
+        def forward(self, inp):
+            inp[inp < 0] = 0
+            return inp
+
+        def bwd(self, out, inp):
+            inp.g = (inp > 0).float() * out.g
+
+    assert "forward changed inp in place" in misses(InPlace, "relu_layer")
+
+
+def test_relu_grad_with_the_mask_alone_or_editing_out_g_in_place_is_explained():
+    def mask_only(inp, out):
+        inp.g = (inp > 0).float()
+
+    def in_place(inp, out):
+        out.g[inp <= 0] = 0
+        inp.g = out.g
+
+    assert "the mask alone; multiply it by out.g" in misses(mask_only, "relu_grad")
+    assert "out.g was changed in place" in misses(in_place, "relu_grad")
+
+
+def test_backward_steps_in_the_wrong_order_are_named_as_such():
+    from course_utils.functions import lin, mse, mse_grad, relu
+
+    # a student's own versions, without the package's check that out.g is there
+    def relu_grad(inp, out):
+        inp.g = (inp > 0).float() * out.g
+
+    def lin_grad(inp, out, w, b):
+        inp.g, w.g, b.g = out.g @ w.t(), inp.t() @ out.g, out.g.sum(0)
+
+    def swapped(inp, targ, w1, b1, w2, b2):
+        l1 = lin(inp, w1, b1)
+        l2 = relu(l1)
+        out = lin(l2, w2, b2)
+        loss = mse(out, targ)
+        mse_grad(out, targ)
+        relu_grad(l1, l2)
+        lin_grad(l2, out, w2, b2)
+        lin_grad(inp, l1, w1, b1)
+        return loss
+
+    assert "a .g was read before anything stored it" in misses(swapped, "forward_and_backward")
+
+
+def test_a_module_whose_new_returns_nothing_or_runs_init_is_explained():
+    class NoReturn(nn.Module):
+        def __new__(cls, *args, **kwargs):
+            obj = super().__new__(cls)
+            nn.Module.__init__(obj)
+
+    class RunsInit(nn.Module):
+        def __new__(cls, *args, **kwargs):
+            obj = super().__new__(cls)
+            obj.__init__()
+            return obj
+
+    assert "__new__ must return the object it made" in misses(NoReturn, "fastai_module")
+    assert "run nn.Module.__init__(obj) there" in misses(RunsInit, "fastai_module")
+
+
+def _hand_loop(backward=True, item=True):
+    def loop(model, x, y, lr, steps):
+        losses = []
+        for _ in range(steps):
+            loss = model(x, y)
+            if backward:
+                model.backward()
+            for p in model.parameters():
+                p -= lr * p.g
+            losses.append(loss.item() if item else loss)
+        return losses
+    return loop
+
+
+def test_training_loops_that_skip_backward_or_keep_tensors_are_explained():
+    assert "call model.backward()" in misses(_hand_loop(backward=False), "train_model")
+    assert "keep each as a Python number" in misses(_hand_loop(item=False), "train_model")
+
+
+def test_train_autograd_keeping_loss_tensors_fails_without_a_warning():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "keep each as a Python number" in misses(_optim_loop(zero=True, item=False), "train_autograd")
+
+
+def _own_layers(bwd_of_lin):
+    """Notebook 4's Model of hand-written layers, with the given Lin.bwd."""
+    class Relu(LayerFunction):
+        def forward(self, inp):
+            return inp.clamp_min(0.0)
+
+        def bwd(self, out, inp):
+            inp.g = (inp > 0).float() * out.g
+
+    class OwnLin(LayerFunction):
+        def __init__(self, w, b):
+            self.w, self.b = w, b
+
+        def forward(self, inp):
+            return inp @ self.w + self.b
+
+    OwnLin.bwd = bwd_of_lin
+
+    class Mse(LayerFunction):
+        is_loss = True
+
+        def forward(self, inp, targ):
+            return (inp[:, 0] - targ).pow(2).mean()
+
+        def bwd(self, out, inp, targ):
+            inp.g = (2 * (inp[:, 0] - targ) / inp.shape[0])[:, None]
+
+    class Model:
+        def __init__(self, layers, loss):
+            self.layers, self.loss = layers, loss
+
+        def __call__(self, x, targ):
+            for layer in self.layers:
+                x = layer(x)
+            return self.loss(x, targ)
+
+        def backward(self):
+            self.loss.backward()
+            for layer in reversed(self.layers):
+                layer.backward()
+
+        def parameters(self):
+            return [p for layer in self.layers if hasattr(layer, "w") for p in (layer.w, layer.b)]
+
+    return lambda w1, b1, w2, b2: Model([OwnLin(w1, b1), Relu(), OwnLin(w2, b2)], Mse())
+
+
+def test_own_model_of_right_layers_trains_and_a_wrong_bias_gradient_does_not():
+    def right(self, out, inp):
+        inp.g = out.g @ self.w.t()
+        self.w.g = inp.t() @ out.g
+        self.b.g = out.g.sum(0)
+
+    def mean_bias(self, out, inp):
+        right(self, out, inp)
+        self.b.g = out.g.mean(0)
+
+    assert check_exercise("own_model", _own_layers(right), verbose=False)
+    assert "the values differ" in misses(_own_layers(mean_bias), "own_model")
+
+
+def test_an_optimizer_built_inside_the_loop_or_a_relu_backward_editing_grad_output_fails():
+    def in_place(ctx, grad_output):
+        (inp,) = ctx.saved_tensors
+        grad_output[inp <= 0] = 0
+        return grad_output
+
+    def sgd_each_step(net, x, y, lr, steps):
+        losses = []
+        while len(losses) < steps:
+            opt = torch.optim.SGD(net.parameters(), lr=lr)
+            opt.zero_grad()
+            losses.append(net(x, y))
+            losses[-1].backward()
+            opt.step()
+        return [loss.item() for loss in losses]
+
+    assert misses(sgd_each_step, "train_optim").count("MISS") == 1
+    assert "built inside the loop" in misses(sgd_each_step, "train_optim")
+    assert "changed grad_output in place" in misses(_relu_function(in_place), "my_relu")
