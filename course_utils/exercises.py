@@ -819,7 +819,7 @@ def calls_none_of(*names: str) -> Compare:
     def rule(source: str, _: Any) -> str | None:
         found = sorted(_bare_calls(source) & set(names))
         return f"the code calls {', '.join(found)}; write the formula itself here" if found else None
-    return rule
+    return source_rule(rule)
 
 
 def _formulas_case() -> Case:
@@ -1202,7 +1202,8 @@ _add(Exercise("train_optim", "06", "train_optim(net, x, y, lr, steps): the same 
               "Build the optimizer once, before the loop, from net.parameters(). Each step: zero_grad(), "
               "forward, backward(), step().",
               _train_optim, lambda: _train_cases(_trains("TwoLayerNet"), (
-                  Case("builds one torch.optim.SGD before the loop", compare=_optimizer_before_loop, run=source_of),))))
+                  Case("builds one torch.optim.SGD before the loop", compare=source_rule(_optimizer_before_loop),
+                       run=source_of),))))
 
 
 # --- notebook 07: the questionnaire's own exercises ---------------------------------------------------------
