@@ -146,19 +146,23 @@ def in_viewport(locator) -> bool:
 EXPLORER_HEADING = "The explorer: try any scale yourself"
 
 
-def test_explorer_follows_a_key_press(page: Page):
+def notebook_01_explorer(page: Page):
+    """Run notebook 01 and find its explorer, set from code to scale 1 (linear); return it, its readout and plot."""
     run_all_cells(page)
     go_to_heading(page, EXPLORER_HEADING)
     explorer = page.locator(".widget-vbox").filter(has=page.locator(".explorer-plot")).first
     explorer.wait_for(timeout=90_000)
     explorer.scroll_into_view_if_needed()
-    # The notebook's last explorer cell sets it from code to scale 1, linear: then the run is through.
     readout = explorer.locator(".explorer-readout").first
     expect(readout).to_contain_text("scale 1 ·", timeout=90_000)
+    return explorer, readout, explorer.locator("img.explorer-plot, .explorer-plot img").first
+
+
+def test_explorer_follows_a_key_press(page: Page):
+    explorer, readout, image = notebook_01_explorer(page)
 
     slider = explorer.locator(".widget-slider").first
     slider_readout = slider.locator(".widget-readout")
-    image = explorer.locator("img.explorer-plot, .explorer-plot img").first
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "explorer_before.png"), full_page=False)
     before_src = image.get_attribute("src")

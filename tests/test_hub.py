@@ -38,7 +38,7 @@ if not PROXY.exists():
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from tests.test_browser import EXPLORER_HEADING, free_port, go_to_heading, run_all_cells  # noqa: E402
+from tests.test_browser import free_port, notebook_01_explorer  # noqa: E402
 
 STUDENTS = ("ada", "grace", "alan")
 COURSE = "foundations"  # the folder nbgitpuller makes in each home: the repository's name
@@ -169,13 +169,7 @@ def open_course(page: Page, link: str, student: str, password: str) -> None:
 
 def explorer_answers_a_key_press(page: Page) -> None:
     """Run notebook 01, then press ArrowLeft on the explorer's scale slider: the readout and the plot follow."""
-    run_all_cells(page)
-    go_to_heading(page, EXPLORER_HEADING)
-    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first
-    explorer.scroll_into_view_if_needed()
-    readout = explorer.locator(".widget-html-content").first
-    expect(readout).to_contain_text("scale 1 ·", timeout=90_000)
-    image = explorer.locator(".widget-image img, img.widget-image").first
+    explorer, readout, image = notebook_01_explorer(page)
     before = image.get_attribute("src")
     handle = explorer.locator(".widget-slider .noUi-handle").first
     handle.focus()
