@@ -53,16 +53,16 @@ def bin_edges(activation: str, which: str = "activations") -> Tensor:
 def bin_position(values: Tensor, edges: Tensor) -> Tensor:
     """Where each value lies along the bins of ``edges``, in bin widths from the first bin's left side (a new tensor).
 
-    For log bins that is measured on log10|value|; nan stays nan. The inner bins have equal widths.
+    For log bins that is measured on log10|value| (nan counts as +inf); for value bins nan stays nan.
     """
     width = (edges[2] - edges[1]).item()
     left = edges[1].item() - width
     if math.isinf(edges[0].item()):
-        # Clamped first (the outer bins hold everything beyond anyway), so that no denormal number or inf
-        # reaches the slow paths of the logarithm; log2 times a constant is log10 at a quarter of its cost.
+        # Clamped first (the outer bins hold everything beyond anyway, nan with inf), so that no denormal
+        # number, inf or nan reaches the slow paths of the logarithm; log2 times a constant is log10, cheaper.
         low, high = 10 ** (edges[1].item() - 1), 10 ** (edges[-2].item() + 1)
-        key = values.abs().clamp_(low, high).log2_().mul_(math.log10(2))
-        return key.sub_(left).div_(width)
+        key = values.abs().nan_to_num_(nan=math.inf).clamp_(low, high).log2_()
+        return key.mul_(math.log10(2) / width).sub_(left / width)
     return (values - left).div_(width)
 
 
