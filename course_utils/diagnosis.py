@@ -53,32 +53,29 @@ def bin_edges(activation: str, which: str = "activations") -> Tensor:
 def bin_position(values: Tensor, edges: Tensor) -> Tensor:
     """Where each value lies along the bins of ``edges``, in bin widths from the first bin's left side (a new tensor).
 
-    For log bins that is measured on log10|value| (nan counts as +inf); for value bins nan stays nan.
+    Measured on log10|value| for log bins (nan counts as +inf), else on the value (nan goes to the last
+    bin). Values beyond the outer bins are clamped into them, so rounding down gives the bin's index.
     """
+    bins = len(edges) - 1
     width = (edges[2] - edges[1]).item()
     left = edges[1].item() - width
     if math.isinf(edges[0].item()):
-        # Clamped first (the outer bins hold everything beyond anyway, nan with inf), so that no denormal
-        # number, inf or nan reaches the slow paths of the logarithm; log2 times a constant is log10, cheaper.
-        low, high = 10 ** (edges[1].item() - 1), 10 ** (edges[-2].item() + 1)
+        # Clamped to the middle of the outer bins before the logarithm: that keeps every position inside,
+        # and no denormal number, inf or nan reaches the slow paths of log2 (times a constant: log10).
+        low, high = 10 ** (edges[1].item() - width / 2), 10 ** (edges[-2].item() + width / 2)
         key = values.abs().nan_to_num_(nan=math.inf).clamp_(low, high).log2_()
         return key.mul_(math.log10(2) / width).sub_(left / width)
-    return (values - left).div_(width)
+    return (values - left).div_(width).clamp_(0, bins - 1).nan_to_num_(nan=bins - 1)
 
 
 def shares(values: Tensor, edges: Tensor) -> Tensor:
-    """Share of the entries of each layer (first dimension) that fall in each bin: a (depth, bins) tensor.
-
-    A value's bin is its position (see ``bin_position``) rounded down and clamped into the outer bins;
-    nan lands in the last bin.
-    """
+    """Share of the entries of each layer (first dimension) that fall in each bin: a (depth, bins) tensor."""
     depth, bins = values.shape[0], len(edges) - 1
-    index = bin_position(values.flatten(1), edges).nan_to_num_(nan=bins, posinf=bins, neginf=-1)
-    index.clamp_(0, bins - 1).floor_()
-    index += torch.arange(depth, dtype=index.dtype)[:, None] * bins  # one run of bins per layer
     # bincount needs integers; the narrowest type that holds every index converts and counts fastest.
     small = torch.int16 if depth * bins <= torch.iinfo(torch.int16).max else torch.int64
-    counts = torch.bincount(index.to(small).flatten(), minlength=depth * bins).view(depth, bins)
+    index = bin_position(values.flatten(1), edges).to(small)  # positions are >= 0: conversion rounds down
+    index += torch.arange(depth, dtype=small)[:, None] * bins  # one run of bins per layer
+    counts = torch.bincount(index.flatten(), minlength=depth * bins).view(depth, bins)
     return counts / index.shape[1]
 
 
