@@ -50,30 +50,33 @@ def bin_edges(activation: str, which: str = "activations") -> Tensor:
     return torch.cat([torch.tensor([-math.inf]), inner, torch.tensor([math.inf])])
 
 
-def histogram_key(values: Tensor, edges: Tensor) -> Tensor:
-    """What the bins of ``edges`` measure: the value itself, or log10|value| (nan counts as +inf) for log bins."""
+def bin_position(values: Tensor, edges: Tensor) -> Tensor:
+    """Where each value lies along the bins of ``edges``, in bin widths from the first bin's left side (a new tensor).
+
+    Measured on log10|value| for log bins (nan counts as +inf), else on the value (nan goes to the last
+    bin). Values beyond the outer bins are clamped into them, so rounding down gives the bin's index.
+    """
+    bins = len(edges) - 1
+    width = (edges[2] - edges[1]).item()
+    left = edges[1].item() - width
     if math.isinf(edges[0].item()):
-        # Clamped first (the outer bins hold everything beyond anyway), so that no denormal number or inf
-        # reaches the slow paths of the logarithm; log2 times a constant is log10 at a quarter of its cost.
-        low, high = 10 ** (edges[1].item() - 1), 10 ** (edges[-2].item() + 1)
-        return values.abs().clamp_(low, high).log2_().mul_(math.log10(2)).nan_to_num_(nan=math.inf)
-    return values
+        # Clamped to the middle of the outer bins before the logarithm: that keeps every position inside,
+        # and no denormal number, inf or nan reaches the slow paths of log2 (times a constant: log10).
+        low, high = 10 ** (edges[1].item() - width / 2), 10 ** (edges[-2].item() + width / 2)
+        key = values.abs().nan_to_num_(nan=math.inf).clamp_(low, high).log2_()
+        return key.mul_(math.log10(2) / width).sub_(left / width)
+    return (values - left).div_(width).clamp_(0, bins - 1).nan_to_num_(nan=bins - 1)
 
 
 def shares(values: Tensor, edges: Tensor) -> Tensor:
-    """Share of the entries of each layer (first dimension) that fall in each bin: a (depth, bins) tensor.
-
-    The inner bins have equal widths, so a value's bin is (key - left edge) / width, rounded down and
-    clamped into the outer bins; nan lands in the last bin.
-    """
+    """Share of the entries of each layer (first dimension) that fall in each bin: a (depth, bins) tensor."""
     depth, bins = values.shape[0], len(edges) - 1
-    width = (edges[2] - edges[1]).item()
-    left = edges[1].item() - width
-    key = histogram_key(values.flatten(1), edges)
-    index = (key - left).div_(width).nan_to_num_(nan=bins, posinf=bins, neginf=-1).clamp_(0, bins - 1)
-    index += torch.arange(depth, dtype=index.dtype)[:, None] * bins  # one run of bins per layer
-    counts = torch.bincount(index.long().flatten(), minlength=depth * bins).view(depth, bins)
-    return counts / key.shape[1]
+    # bincount needs integers; the narrowest type that holds every index converts and counts fastest.
+    small = torch.int16 if depth * bins <= torch.iinfo(torch.int16).max else torch.int64
+    index = bin_position(values.flatten(1), edges).to(small)  # positions are >= 0: conversion rounds down
+    index += torch.arange(depth, dtype=small)[:, None] * bins  # one run of bins per layer
+    counts = torch.bincount(index.flatten(), minlength=depth * bins).view(depth, bins)
+    return counts / index.shape[1]
 
 
 def stack_values(scale: float | str, depth: int = 50, width: int = 100, batch: int = 200,
@@ -108,7 +111,7 @@ def layer_distributions(scale: float | str, depth: int = 50, width: int = 100, b
 
 def saturated_share(acts: Tensor) -> Tensor:
     """Per layer, the share of activations with |a| > SATURATED: tanh units that pass almost no gradient."""
-    return (acts.abs() > SATURATED).float().flatten(1).mean(1)
+    return acts.abs().gt_(SATURATED).flatten(1).mean(1)  # in place: 1.0 where saturated, no bool tensor
 
 
 def dead_share(acts: Tensor) -> Tensor:

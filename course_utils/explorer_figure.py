@@ -97,8 +97,10 @@ class StdPanel:
         curve, beyond = clipped(values)
         self.line.set_data(layers, curve)
         self.beyond.set_data(layers, beyond)
+        self.beyond.set_visible(any(v == v for v in beyond))  # hidden artists are not painted: each costs
         layer = first_broken_layer(values, self.from_top)
         self.rule.set_xdata([math.nan if layer is None else layer] * 2)
+        self.rule.set_visible(layer is not None)
 
     def set_pins(self, curves: list[tuple[str, Tensor]], depth: int) -> None:
         for line in self.pins:

@@ -111,11 +111,27 @@ def fast_stats(scale: float, activation: str, depth: int, width: int, batch: int
 
 def stuck(t: Tensor) -> bool:
     """True when ``t`` is all nan or all 0: every later layer then gives exactly the same, in float32."""
+    first = t.flatten()[0].item()
+    if first == first and first != 0:  # one entry rules it out, far cheaper than the two reductions
+        return False
     return bool(t.isnan().all()) or not bool(t.any())
 
 
-def float32_run(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
-                ) -> tuple[Tensor, Tensor]:
+@dataclass
+class Float32Run:
+    """Activations and gradients per layer, each (depth, batch, width), of the float32 run of one setting.
+
+    Layers from ``acts_end`` on (activations) and before ``grads_start`` (gradients) are copies of a
+    stuck layer, so every number per layer there equals that layer's.
+    """
+
+    acts: Tensor
+    grads: Tensor
+    acts_end: int
+    grads_start: int
+
+
+def float32_run(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> Float32Run:
     """``stack_values``, but once a layer is stuck at nan or 0 the rest is copied instead of computed.
 
     Besides the saved arithmetic, this skips the slow denormal numbers that precede an underflow.
@@ -123,30 +139,46 @@ def float32_run(scale: float, activation: str, depth: int, width: int, batch: in
     act = ACTIVATIONS[activation]
     x, weights = random_stack(depth, width, batch, seed)
     weights = weights * resolve_scale(scale, width)
-    acts = torch.empty(depth, batch, width)
+    acts, acts_end = torch.empty(depth, batch, width), depth
     for i, w in enumerate(weights):
         x = acts[i] = act.fn(x @ w)
         if i % CHECK_EVERY == 0 and stuck(x):
-            acts[i + 1:] = x
+            acts[i + 1:], acts_end = x, i + 1
             break
-    grads = torch.empty(depth, batch, width)
+    grads, grads_start = torch.empty(depth, batch, width), 0
     grad = grads[-1] = upstream_gradient(batch, width, seed, "cpu")
     for layer in range(depth - 1, 0, -1):
         grad = grads[layer - 1] = (grad * act.slope(acts[layer])) @ weights[layer].t()
         if layer % CHECK_EVERY == 0 and stuck(grad):
-            grads[:layer - 1] = grad
+            grads[:layer - 1], grads_start = grad, layer - 1
             break
-    return acts, grads
+    return Float32Run(acts, grads, acts_end, grads_start)
+
+
+def with_copies(rows: Tensor, start: int, depth: int) -> Tensor:
+    """Per-layer numbers of layers ``start`` to ``start + len(rows)``, extended to all ``depth`` layers by
+    repeating the first and last row (the layers outside are copies of those)."""
+    before = rows[:1].expand(start, *rows.shape[1:])
+    after = rows[-1:].expand(depth - start - len(rows), *rows.shape[1:])
+    return torch.cat([before, rows, after])
 
 
 def exact_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> StackStats:
     """``StackStats`` of the real float32 run (the same numbers as ``layer_stats`` and ``layer_distributions``)."""
-    acts, grads = float32_run(scale, activation, depth, width, batch, seed)
+    run = float32_run(scale, activation, depth, width, batch, seed)
+    acts, grads = run.acts[:run.acts_end], run.grads[run.grads_start:]  # the layers that were computed
     act_edges, grad_edges = bin_edges(activation), bin_edges(activation, "gradients")
-    return StackStats(torch.stack([a.std() for a in acts]), torch.stack([g.std() for g in grads]),
-                      shares(acts, act_edges), shares(grads, grad_edges), act_edges, grad_edges,
-                      saturated_share(acts) if is_bounded(activation) else torch.zeros(depth),
-                      dead_share(acts) if zeroes_negatives(activation) else torch.zeros(depth))
+
+    def forward(rows: Tensor) -> Tensor:
+        return with_copies(rows, 0, depth)
+
+    def backward(rows: Tensor) -> Tensor:
+        return with_copies(rows, run.grads_start, depth)
+
+    return StackStats(forward(torch.stack([a.std() for a in acts])), backward(torch.stack([g.std() for g in grads])),
+                      forward(shares(acts, act_edges)), backward(shares(grads, grad_edges)), act_edges, grad_edges,
+                      forward(saturated_share(acts)) if is_bounded(activation) else torch.zeros(depth),
+                      forward(dead_share(acts)) if zeroes_negatives(activation) else torch.zeros(depth))
 
 
 @functools.lru_cache(maxsize=64)  # small records; a drag back and forth and preset jumps revisit settings
