@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +52,14 @@ def require_chromium() -> str:
     if os.environ.get("CI"):
         raise RuntimeError(f"CI must run the browser tests, but {reason}")
     pytest.skip(reason, allow_module_level=True)
+
+
+@contextlib.contextmanager
+def launched() -> Iterator[Any]:
+    """A headless Chromium driven by Playwright, closed again when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=require_chromium(), args=ARGS)
+        yield browser
+        browser.close()

@@ -23,14 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.chromium import ARGS as CHROMIUM_ARGS
-from tests.chromium import require_chromium
+from tests.chromium import launched, require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = require_chromium()
+require_chromium()  # skips this module without a Chromium, with the reason (an error in CI)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 
 def free_port() -> int:
@@ -95,10 +94,8 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

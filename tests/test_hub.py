@@ -24,19 +24,18 @@ import nbformat
 import psutil
 import pytest
 
-from tests.chromium import ARGS as CHROMIUM_ARGS
-from tests.chromium import require_chromium
+from tests.chromium import launched, require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 PROXY = ROOT / "tools" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
-CHROMIUM = require_chromium()
+require_chromium()  # skips this module without a Chromium, with the reason (an error in CI)
 if not PROXY.exists():
     reason = f"JupyterHub's proxy is not installed at {PROXY.relative_to(ROOT)} (make hub-proxy; it needs npm)"
     if os.environ.get("CI"):
         raise RuntimeError(f"CI must run the hub test, but {reason}")
     pytest.skip(reason, allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.test_browser import free_port, notebook_01_explorer  # noqa: E402
 
@@ -136,10 +135,8 @@ def hub(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 def new_page(browser) -> Page:
