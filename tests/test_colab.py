@@ -102,8 +102,10 @@ def test_colab_setup_is_a_no_op_elsewhere():
 def test_doctor_reports_versions_and_where_the_course_is(capsys):
     problems = doctor()
     out = capsys.readouterr().out
-    for line in (torch.__version__, importlib.metadata.version("ipywidgets"), importlib.metadata.version("jupyterlab"),
-                 str(ROOT / "course_utils"), str(ROOT / "notebooks"), sys.version.split()[0], "(CPU build)"):
+    build = f"(CUDA {torch.version.cuda} build)" if torch.version.cuda else "(CPU build)"
+    for line in (importlib.metadata.version("torch"), importlib.metadata.version("ipywidgets"),
+                 importlib.metadata.version("jupyterlab"), str(ROOT / "course_utils"), str(ROOT / "notebooks"),
+                 sys.version.split()[0], build):
         assert line in out
     # pytest is no notebook kernel: the doctor says where to open the notebooks instead.
     assert problems == ["open the notebooks in JupyterLab (make lab), Colab or VS Code"]
