@@ -28,6 +28,8 @@ def kaiming_scale(fan_in: int) -> float:
 
 
 SCALES: dict[str, Callable[[int], float]] = {"xavier": xavier_scale, "kaiming": kaiming_scale}
+# The same two scales as text, for labels and readouts.
+SCALE_FORMULAS: dict[str, str] = {"xavier": "1/sqrt(fan_in)", "kaiming": "sqrt(2/fan_in)"}
 
 
 @dataclass(frozen=True)

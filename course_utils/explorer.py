@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from .activations import ACTIVATIONS, SCALES, resolve_scale
+from .activations import ACTIVATIONS, SCALE_FORMULAS, SCALES, resolve_scale
 from .diagnosis import MAJORITY, RUNAWAY, SATURATED, Verdict, diagnose, is_bounded, zeroes_negatives
 from .echo_slider import ScaleSlider
 from .explorer_figure import PIN_COLORS, PIN_STYLES, WIDTH_PX, Pin, StackFigure, TrainingFigure
@@ -42,8 +42,8 @@ HELP = (f"<small>Verdict rules: <i>exploding</i> or <i>vanishing</i> when a std 
 
 
 def scale_formula(name: str) -> str:
-    """The formula of a scale in ``SCALES``, as its docstring starts: ``"sqrt(2/fan_in)"``."""
-    return SCALES[name].__doc__.split(":")[0]
+    """The formula of a scale in ``SCALES`` as text, such as ``"sqrt(2/fan_in)"``."""
+    return SCALE_FORMULAS[name]
 
 
 def needed_scale(activation: str, width: int) -> tuple[str, float]:
