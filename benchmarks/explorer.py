@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from course_utils import init_explorer, layer_distributions, layer_stats  # noqa: E402
+from course_utils.diagnosis import stack_values  # noqa: E402
 from course_utils.fast_stats import stack_stats  # noqa: E402
 
 STEP = 10 ** 0.01
@@ -113,6 +114,17 @@ def main() -> None:
     f, n = statistics.median(all_fast), statistics.median(all_naive)
     print(f"{'all changes':<36} {f:7.1f} ms {n:7.1f} ms {n / f:6.1f}x")
     print("targets: explorer median at most 25 ms; naive / explorer >= 4")
+    floor(explorer)
+
+
+def floor(explorer: object) -> None:
+    """Where a tanh step goes: the float32 run alone and the repaint alone bound what any change can cost."""
+    scales = [0.1 * STEP ** (i + 1) for i in range(20)]
+    run = statistics.median(timed(lambda s=s: stack_values(s, activation="tanh")) for s in scales)
+    stats = stack_stats(0.1, "tanh", 50, 100, 200, 0)
+    paint = statistics.median(timed(lambda: explorer.figure.render(stats, [])) for _ in scales)
+    print(f"\nfloor of a tanh step: the float32 run alone (stack_values: 50 products and tanh forward, 49 back) "
+          f"{run:.1f} ms, the repaint and PNG alone {paint:.1f} ms, together {run + paint:.1f} ms")
 
 
 if __name__ == "__main__":

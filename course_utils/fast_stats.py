@@ -5,19 +5,22 @@ scaled by s multiply the activations after layer l by s**l and the gradient at l
 s**(depth - l), exactly. So one cached run at scale 1 (in float64) gives every scale: stds are
 multiplied, and histograms of log10|value| are shifted by l * log10(s). Float32 then differs only by
 rounding as long as no value comes near overflow or underflow; there, and for tanh, the real float32
-run is computed (``exact_stats``).
+run is computed (``exact_stats``): into buffers kept between calls, with the numbers of finished layers
+measured on a second thread while the next layers are computed.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .activations import ACTIVATIONS, resolve_scale
+from .activations import ACTIVATIONS, Activation, resolve_scale
 from .diagnosis import bin_edges, dead_share, is_bounded, saturated_share, shares, zeroes_negatives
 from .initialization import random_stack, upstream_gradient
 
@@ -117,68 +120,120 @@ def stuck(t: Tensor) -> bool:
     return bool(t.isnan().all()) or not bool(t.any())
 
 
+@functools.lru_cache(maxsize=1)
+def buffers(depth: int, batch: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Storage for one float32 run (activations, gradients, scaled weights), kept from one call to the next.
+
+    Fresh tensors of several megabytes cost page faults each time they are first written: about 3000 per
+    tanh setting, 15 to 20 ms on our machines, more than the arithmetic they hold.
+    """
+    return torch.empty(depth, batch, width), torch.empty(depth, batch, width), torch.empty(depth, width, width)
+
+
 @dataclass
-class Float32Run:
-    """Activations and gradients per layer, each (depth, batch, width), of the float32 run of one setting.
+class LayerNumbers:
+    """Per-layer numbers of some consecutive layers: std, bin shares, saturated and dead shares."""
 
-    Layers from ``acts_end`` on (activations) and before ``grads_start`` (gradients) are copies of a
-    stuck layer, so every number per layer there equals that layer's.
-    """
-
-    acts: Tensor
-    grads: Tensor
-    acts_end: int
-    grads_start: int
+    stds: Tensor
+    shares: Tensor
+    saturated: Tensor
+    dead: Tensor
 
 
-def float32_run(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> Float32Run:
-    """``stack_values``, but once a layer is stuck at nan or 0 the rest is copied instead of computed.
-
-    Besides the saved arithmetic, this skips the slow denormal numbers that precede an underflow.
-    """
-    act = ACTIVATIONS[activation]
-    x, weights = random_stack(depth, width, batch, seed)
-    weights = weights * resolve_scale(scale, width)
-    acts, acts_end = torch.empty(depth, batch, width), depth
-    for i, w in enumerate(weights):
-        x = acts[i] = act.fn(x @ w)
-        if i % CHECK_EVERY == 0 and stuck(x):
-            acts[i + 1:], acts_end = x, i + 1
-            break
-    grads, grads_start = torch.empty(depth, batch, width), 0
-    grad = grads[-1] = upstream_gradient(batch, width, seed, "cpu")
-    for layer in range(depth - 1, 0, -1):
-        grad = grads[layer - 1] = (grad * act.slope(acts[layer])) @ weights[layer].t()
-        if layer % CHECK_EVERY == 0 and stuck(grad):
-            grads[:layer - 1], grads_start = grad, layer - 1
-            break
-    return Float32Run(acts, grads, acts_end, grads_start)
+def measure(values: Tensor, edges: Tensor, bounded: bool, can_die: bool) -> LayerNumbers:
+    """``LayerNumbers`` of the layers in ``values`` (layers, batch, width)."""
+    none = torch.zeros(len(values))
+    return LayerNumbers(torch.stack([v.std() for v in values]), shares(values, edges),
+                        saturated_share(values) if bounded else none, dead_share(values) if can_die else none)
 
 
-def with_copies(rows: Tensor, start: int, depth: int) -> Tensor:
-    """Per-layer numbers of layers ``start`` to ``start + len(rows)``, extended to all ``depth`` layers by
-    repeating the first and last row (the layers outside are copies of those)."""
-    before = rows[:1].expand(start, *rows.shape[1:])
-    after = rows[-1:].expand(depth - start - len(rows), *rows.shape[1:])
-    return torch.cat([before, rows, after])
+# The numbers of finished layers are measured on a second thread while the next layers are computed.
+# One torch thread there leaves the other core to the run. Jobs of several layers each: every hand-over
+# of Python's lock between the two threads costs time (with one job per layer the gain is lost).
+HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="course-utils-stats",
+                            initializer=torch.set_num_threads, initargs=(1,))
+LAYERS_PER_JOB = 10
+RUN_LOCK = threading.Lock()  # one float32 run at a time: they share ``buffers``
+
+
+class Measurements:
+    """Jobs measuring runs of layers on ``HELPER``; ``numbers()`` puts their results together in layer order."""
+
+    def __init__(self, edges: Tensor, bounded: bool, can_die: bool) -> None:
+        self.edges, self.bounded, self.can_die = edges, bounded, can_die
+        self.jobs: list[tuple[int, Future[LayerNumbers]]] = []
+
+    def add(self, values: Tensor, start: int) -> None:
+        """Measure layers ``start`` to ``start + len(values)`` on the helper thread (``values`` must not change)."""
+        self.jobs.append((start, HELPER.submit(measure, values, self.edges, self.bounded, self.can_die)))
+
+    def wait(self) -> None:
+        """Return once every job is over (the buffers they read may then be written again)."""
+        wait([job for _, job in self.jobs])
+
+    def numbers(self, depth: int) -> LayerNumbers:
+        """All ``depth`` layers; layers no job measured are copies of the nearest measured one (a stuck run)."""
+        self.jobs.sort(key=lambda pair: pair[0])
+        parts = [job.result() for _, job in self.jobs]
+        first = self.jobs[0][0]
+        last = first + sum(len(part.stds) for part in parts)
+
+        def whole(field: str) -> Tensor:
+            rows = torch.cat([getattr(part, field) for part in parts])
+            before, after = rows[:1].expand(first, *rows.shape[1:]), rows[-1:].expand(depth - last, *rows.shape[1:])
+            return torch.cat([before, rows, after])
+
+        return LayerNumbers(*(whole(field) for field in ("stds", "shares", "saturated", "dead")))
 
 
 def exact_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> StackStats:
-    """``StackStats`` of the real float32 run (the same numbers as ``layer_stats`` and ``layer_distributions``)."""
-    run = float32_run(scale, activation, depth, width, batch, seed)
-    acts, grads = run.acts[:run.acts_end], run.grads[run.grads_start:]  # the layers that were computed
+    """``StackStats`` of the real float32 run: the same numbers as ``layer_stats`` and ``layer_distributions``.
+
+    The run is ``stack_values``'s, except that once a layer is all nan or all 0 the layers after it are not
+    computed (they are copies; this also skips the slow denormal numbers before an underflow).
+    """
+    act = ACTIVATIONS[activation]
     act_edges, grad_edges = bin_edges(activation), bin_edges(activation, "gradients")
+    forward = Measurements(act_edges, is_bounded(activation), zeroes_negatives(activation))
+    backward = Measurements(grad_edges, False, False)
+    with RUN_LOCK:
+        acts, grads, weights = buffers(depth, batch, width)
+        x, unscaled = random_stack(depth, width, batch, seed)
+        torch.mul(unscaled, resolve_scale(scale, width), out=weights)
+        run_measured(act, x, acts, grads, weights, upstream_gradient(batch, width, seed, "cpu"), forward, backward)
+    a, g = forward.numbers(depth), backward.numbers(depth)
+    return StackStats(a.stds, g.stds, a.shares, g.shares, act_edges, grad_edges, a.saturated, a.dead)
 
-    def forward(rows: Tensor) -> Tensor:
-        return with_copies(rows, 0, depth)
 
-    def backward(rows: Tensor) -> Tensor:
-        return with_copies(rows, run.grads_start, depth)
-
-    return StackStats(forward(torch.stack([a.std() for a in acts])), backward(torch.stack([g.std() for g in grads])),
-                      forward(shares(acts, act_edges)), backward(shares(grads, grad_edges)), act_edges, grad_edges,
-                      forward(saturated_share(acts)) if is_bounded(activation) else torch.zeros(depth),
-                      forward(dead_share(acts)) if zeroes_negatives(activation) else torch.zeros(depth))
+def run_measured(act: Activation, x: Tensor, acts: Tensor, grads: Tensor, weights: Tensor, upstream: Tensor,
+                 forward: Measurements, backward: Measurements) -> None:
+    """Fill ``acts`` and ``grads`` as ``stack_values`` does, handing each finished run of layers to be measured."""
+    depth = len(weights)
+    try:
+        start = 0
+        for i, w in enumerate(weights):
+            x = acts[i] = act.fn(x @ w)
+            ends = i == depth - 1 or (i % CHECK_EVERY == 0 and stuck(x))
+            if ends or i + 1 - start == LAYERS_PER_JOB:
+                forward.add(acts[start:i + 1], start)
+                start = i + 1
+            if ends:
+                acts[i + 1:] = x  # the backward pass reads them
+                break
+        grad = grads[-1] = upstream
+        end = depth
+        for layer in range(depth - 1, -1, -1):  # grads[layer]: the gradient at layer ``layer``'s output
+            if layer < depth - 1:
+                grad = grads[layer] = (grad * act.slope(acts[layer + 1])) @ weights[layer + 1].t()
+            ends = layer == 0 or ((layer + 1) % CHECK_EVERY == 0 and stuck(grad))
+            if ends or end - layer == LAYERS_PER_JOB:
+                backward.add(grads[layer:end], layer)
+                end = layer
+            if ends:
+                break
+    finally:  # even after an error: no job may still read the buffers when the next run writes them
+        forward.wait()
+        backward.wait()
 
 
 @functools.lru_cache(maxsize=64)  # small records; a drag back and forth and preset jumps revisit settings

@@ -195,14 +195,22 @@ def test_explorer_follows_a_key_press(page: Page):
 
 
 def time_to_new_pixels(page: Page, image, action) -> float:
-    """Milliseconds from ``action()`` to the moment the plot's image has new pixels, measured in the page."""
+    """Milliseconds from the key press or click that ``action()`` makes to new pixels in the plot, timed in the page.
+
+    The clock starts at the input event itself (keydown or pointerdown), not when the test asks for it:
+    Playwright first checks that a button is visible and still, which is no part of what a student waits for.
+    """
     page.evaluate("""(img) => {
+        window.__inputAt = new Promise(resolve => {
+            const seen = () => resolve(performance.now());
+            window.addEventListener('keydown', seen, {capture: true, once: true});
+            window.addEventListener('pointerdown', seen, {capture: true, once: true});
+        });
         window.__plotChanged = new Promise(resolve => new MutationObserver(() => resolve(performance.now()))
             .observe(img, {attributes: true, attributeFilter: ['src']}));
     }""", image.element_handle())
-    started = page.evaluate("performance.now()")
     action()
-    return page.evaluate("window.__plotChanged") - started
+    return page.evaluate("Promise.all([window.__inputAt, window.__plotChanged]).then(([a, b]) => b - a)")
 
 
 def test_plot_survives_scrolling_away_and_back(page: Page):

@@ -88,6 +88,28 @@ def test_explorer_numbers_are_the_public_functions(activation, scale):
         assert (got - expected).abs().max() < 1e-3, which
 
 
+# Shapes mixed on purpose: the float32 run reuses its buffers from one call to the next, and hands runs of
+# layers to a second thread; a stuck run (all nan or all 0) stops early and copies the layer it stopped at.
+@pytest.mark.parametrize("activation,scale,depth,width,batch", [
+    ("tanh", 0.1, 50, 100, 200), ("tanh", 0.001, 13, 33, 17), ("linear", 1.0, 50, 100, 200),
+    ("linear", 0.01, 50, 100, 200), ("relu", 0.05, 50, 100, 200), ("relu", 1.0, 7, 16, 10),
+    ("tanh", 2.0, 1, 5, 3), ("linear", 0.3, 23, 8, 2),
+])
+def test_float32_numbers_are_exactly_those_of_the_public_functions(activation, scale, depth, width, batch):
+    stats = exact_stats(scale, activation, depth, width, batch, 3)
+    acts_std, grads_std = layer_stats(scale, depth=depth, width=width, batch=batch, activation=activation, seed=3)
+    acts, _ = stack_values(scale, depth, width, batch, activation, 3)
+    assert torch.equal(stats.act_stds.nan_to_num(), acts_std.nan_to_num())  # nan never equals nan
+    assert torch.equal(stats.grad_stds.nan_to_num(), grads_std.nan_to_num())
+    for which, got in (("activations", stats.act_shares), ("gradients", stats.grad_shares)):
+        expected, _ = layer_distributions(scale, depth, width, batch, activation, 3, which=which)
+        assert torch.equal(got, expected), which
+    if activation == "tanh":
+        assert torch.equal(stats.saturated, saturated_share(acts))
+    if activation == "relu":
+        assert torch.equal(stats.dead, dead_share(acts))
+
+
 def test_dead_units_are_zero_for_every_example():
     acts = torch.tensor([[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]])  # one layer, two examples, three units
     assert dead_share(acts).tolist() == pytest.approx([2 / 3])
