@@ -411,6 +411,23 @@ def test_own_model_of_right_layers_trains_and_a_wrong_bias_gradient_does_not():
     assert "the values differ" in misses(_own_layers(mean_bias), "own_model")
 
 
+def test_own_model_still_on_the_package_layers_is_not_an_answer_yet():
+    """The handed-out cell keeps course_utils' layers until the student pastes theirs; those must not pass."""
+    from course_utils.layers import Lin, Mse, Relu
+
+    class Model:
+        def __init__(self, layers, loss):
+            self.layers, self.loss = layers, loss
+
+    def two_layer(w1, b1, w2, b2):
+        return Model([Lin(w1, b1), Relu(), Lin(w2, b2)], Mse())
+
+    for _ in range(3):  # not a failed try: no hint however often it runs
+        result = check_exercise("own_model", two_layer, verbose=False)
+        assert not result
+        assert all("Lin, Mse, Relu still come from course_utils.layers" in line for line in result.feedback)
+
+
 def test_an_optimizer_built_inside_the_loop_or_a_relu_backward_editing_grad_output_fails():
     def in_place(ctx, grad_output):
         (inp,) = ctx.saved_tensors

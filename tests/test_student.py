@@ -146,6 +146,7 @@ def test_every_copy_runs_top_to_bottom_with_every_exercise_open(copies, kind, na
     if checks:
         assert "not written yet" in text or "no prediction yet" in text
         assert "hint:" not in text   # a check run before anything is written is not a failed try
+        assert "(all correct)" not in text  # nothing the student has not written yet may pass for theirs
     if ".use()" in code_of(nb):
         assert "so the rest of the notebook runs" in text
     if name == QUESTIONNAIRE:
