@@ -22,12 +22,10 @@ from torch import Tensor
 
 from .activations import ACTIVATIONS, Activation, resolve_scale
 from .diagnosis import bin_edges, dead_share, is_bounded, saturated_share, shares, zeroes_negatives
-from .initialization import random_stack, upstream_gradient
+from .initialization import CHECK_EVERY, random_stack, stuck, upstream_gradient
 
 # Within these bounds float32 computes the same stds as exact arithmetic, up to rounding (~1e-6 relative).
 SAFE_RANGE = (1e-30, 1e30)
-# How often the float32 run looks for a layer that is all nan or all zero (each look costs a reduction).
-CHECK_EVERY = 4
 
 
 @dataclass
@@ -110,14 +108,6 @@ def fast_stats(scale: float, activation: str, depth: int, width: int, batch: int
                       shifted_shares(run.act_keys, act_edges, layers * log_s),
                       shifted_shares(run.grad_keys, grad_edges, (depth - layers) * log_s),
                       act_edges, grad_edges, torch.zeros(depth), run.dead)
-
-
-def stuck(t: Tensor) -> bool:
-    """True when ``t`` is all nan or all 0: every later layer then gives exactly the same, in float32."""
-    first = t.flatten()[0].item()
-    if first == first and first != 0:  # one entry rules it out, far cheaper than the two reductions
-        return False
-    return bool(t.isnan().all()) or not bool(t.any())
 
 
 @functools.lru_cache(maxsize=1)
