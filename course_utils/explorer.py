@@ -4,8 +4,9 @@ The controls choose a setting (weight scale, activation, depth, width, seed). ``
 what a deep random stack does with it: the std of the activations and gradients at every layer, the
 distribution of their values, the share of saturated and dead units. The figures show those numbers,
 and the readout says in words what the figures show. The machinery sits in its own modules:
-``fast_stats`` (cached numbers), ``explorer_figure`` and ``rendering`` (the pictures and their fast
-redraw), ``echo_slider`` (the scale slider), ``kernel_tasks`` (training without freezing the kernel).
+``fast_stats`` (cached numbers) and ``stats_worker`` (a second process that measures layers and computes
+ahead), ``explorer_figure`` and ``rendering`` (the pictures and their fast redraw), ``echo_slider`` (the
+scale slider), ``kernel_tasks`` (training without freezing the kernel).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
+from . import stats_worker
 from .activations import ACTIVATIONS, SCALE_FORMULAS, SCALES, resolve_scale
 from .diagnosis import MAJORITY, RUNAWAY, SATURATED, Verdict, diagnose, is_bounded, zeroes_negatives
 from .echo_slider import ScaleSlider
 from .explorer_figure import PIN_COLORS, PIN_STYLES, WIDTH_PX, Pin, StackFigure, TrainingFigure
-from .fast_stats import stack_stats
+from .fast_stats import look_ahead, stack_stats
 from .initialization import describe_fate
 from .kernel_tasks import SlicedTask
 from .rendering import stack_pngs
@@ -73,6 +75,7 @@ class InitExplorer:
             if not low <= value <= high:
                 raise ValueError(f"{name} must be between {low:g} and {high:g} for the explorer, got {value}")
         self.batch = batch
+        stats_worker.start()  # ready in the background by the time a control moves into the float32 run
         # Reuse cached unscaled runs where that is exact (see fast_stats); False always computes float32.
         self.shortcut = shortcut
         self.pins: list[Pin] = []
@@ -80,6 +83,7 @@ class InitExplorer:
         self.live_ratios: torch.Tensor | None = None
         self._task: SlicedTask | None = None
         self._serial = itertools.count()
+        self._direction = 1  # the way the scale last moved: the next step is computed ahead that way first
         self._build_controls(scale, activation, depth, width, seed)
         self.figure, self.training_figure = StackFigure(), TrainingFigure()
         self.update()
@@ -145,6 +149,8 @@ class InitExplorer:
     def _on_change(self, change: dict[str, Any]) -> None:
         """A control moved: stop a training, forget the live loss curve (it belonged to the old setting), redraw."""
         self._cancel_training()
+        if change["owner"] is self.scale and change["old"] > 0:
+            self._direction = 1 if change["new"] > change["old"] else -1
         if change["owner"] is self.seed:  # pins share the live seed, so differences come from the setting alone
             self.pins = [self._make_pin(p.label, p.setting) for p in self.pins]
         if self.live_losses is not None or change["owner"] is self.seed:
@@ -167,6 +173,19 @@ class InitExplorer:
                               f"make the activations (left) and gradients (right) explode, vanish or stay near 1? "
                               f"Below: how the values are spread at each layer.")
         self.readout.value = "<br>".join(self.readout_lines())
+        self._look_ahead()  # last: the worker starts once this change is on its way to the browser
+
+    def _look_ahead(self) -> None:
+        """Have the stats worker compute what the next change may ask for: one slider step either way (the way
+        the last step went first), then the presets (each once: its numbers are kept)."""
+        scale, activation, depth, width = self._setting()
+        step = self.scale.step
+        here = round(math.log10(scale) / step)  # the browser snaps to the slider's grid of log10 values
+        low, high = (round(math.log10(v) / step) for v in SCALE_RANGE)
+        moves = (1, -1) if self._direction >= 0 else (-1, 1)
+        nexts = [(10 ** ((here + move) * step), activation) for move in moves if low <= here + move <= high]
+        nexts += [(value(), activation) for value in self.presets.values()]
+        look_ahead([(s, a, depth, width, self.batch, self.seed.value) for s, a in nexts], self.shortcut)
 
     def describe(self) -> str:
         """One line: the current scale, what happened forward and backward, and the scale this activation needs."""

@@ -6,20 +6,25 @@ s**(depth - l), exactly. So one cached run at scale 1 (in float64) gives every s
 multiplied, and histograms of log10|value| are shifted by l * log10(s). Float32 then differs only by
 rounding as long as no value comes near overflow or underflow; there, and for tanh, the real float32
 run is computed (``exact_stats``): into buffers kept between calls, with the numbers of finished layers
-measured on a second thread while the next layers are computed.
+measured by a second process (``stats_worker``) while the next layers are computed.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import struct
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from . import stats_worker
 from .activations import ACTIVATIONS, Activation, resolve_scale
 from .diagnosis import bin_edges, dead_share, is_bounded, saturated_share, shares, zeroes_negatives
 from .initialization import CHECK_EVERY, random_stack, stuck, upstream_gradient
@@ -55,9 +60,22 @@ class UnitRun:
     dead: Tensor
 
 
-@functools.lru_cache(maxsize=4)
+UNIT_RUNS: OrderedDict[tuple, UnitRun] = OrderedDict()  # the last 4: only the scale changes along a drag
+
+
 def unit_run(activation: str, depth: int, width: int, batch: int, seed: int) -> UnitRun:
-    """Run the stack once with scale 1 in float64 (cached: only the scale changes along a drag)."""
+    """The stack's run with scale 1 in float64 (cached)."""
+    key = (activation, depth, width, batch, seed)
+    if key not in UNIT_RUNS:
+        UNIT_RUNS[key] = compute_unit_run(*key)
+        if len(UNIT_RUNS) > 4:
+            UNIT_RUNS.popitem(last=False)
+    UNIT_RUNS.move_to_end(key)
+    return UNIT_RUNS[key]
+
+
+def compute_unit_run(activation: str, depth: int, width: int, batch: int, seed: int) -> UnitRun:
+    """Run the stack once with scale 1 in float64."""
     act = ACTIVATIONS[activation]
     x, weights = random_stack(depth, width, batch, seed)
     h, w64 = x.double(), weights.double()
@@ -90,38 +108,51 @@ def shifted_shares(sorted_keys: Tensor, edges: Tensor, shift: Tensor) -> Tensor:
     return cumulative.diff(dim=1) / n
 
 
-def fast_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> StackStats | None:
-    """``StackStats`` from the cached unscaled run, or None where that would not be what float32 computes."""
+def scaled_run(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
+               ) -> tuple[UnitRun, Tensor, Tensor] | None:
+    """The cached unscaled run and log10 of its factor per layer (s**l forward, s**(depth - l) backward), or None
+    where that shortcut would not be what float32 computes."""
     if not ACTIVATIONS[activation].commutes_with_scale or not (math.isfinite(scale) and scale > 0):
         return None
     run = unit_run(activation, depth, width, batch, seed)
     layers = torch.arange(1, depth + 1, dtype=torch.float64)
     log_s = math.log10(scale)
-    forward, backward = 10 ** (layers * log_s), 10 ** ((depth - layers) * log_s)
-    acts, grads = forward * run.act_std, backward * run.grad_std
+    log_forward, log_backward = layers * log_s, (depth - layers) * log_s
+    forward, backward = 10 ** log_forward, 10 ** log_backward
     low, high = SAFE_RANGE
-    if (acts.min() <= low or grads.min() <= low or (forward * run.act_max).max() >= high
-            or (backward * run.grad_max).max() >= high):
+    if ((forward * run.act_std).min() <= low or (backward * run.grad_std).min() <= low
+            or (forward * run.act_max).max() >= high or (backward * run.grad_max).max() >= high):
         return None
+    return run, log_forward, log_backward
+
+
+def fast_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> StackStats | None:
+    """``StackStats`` from the cached unscaled run, or None where that would not be what float32 computes."""
+    scaled = scaled_run(scale, activation, depth, width, batch, seed)
+    if scaled is None:
+        return None
+    run, log_forward, log_backward = scaled
     act_edges, grad_edges = bin_edges(activation), bin_edges(activation, "gradients")
-    return StackStats(acts.float(), grads.float(),
-                      shifted_shares(run.act_keys, act_edges, layers * log_s),
-                      shifted_shares(run.grad_keys, grad_edges, (depth - layers) * log_s),
+    return StackStats((10 ** log_forward * run.act_std).float(), (10 ** log_backward * run.grad_std).float(),
+                      shifted_shares(run.act_keys, act_edges, log_forward),
+                      shifted_shares(run.grad_keys, grad_edges, log_backward),
                       act_edges, grad_edges, torch.zeros(depth), run.dead)
 
 
 @functools.lru_cache(maxsize=1)
-def buffers(depth: int, batch: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Storage for one float32 run (activations, gradients, scaled weights), kept from one call to the next.
+def buffers(depth: int, batch: int, width: int) -> tuple[stats_worker.SharedBuffers, Tensor]:
+    """Storage for one float32 run, kept from one call to the next: the values by name, and the scaled weights.
 
     Fresh tensors of several megabytes cost page faults each time they are first written: about 3000 per
-    tanh setting, 15 to 20 ms on our machines, more than the arithmetic they hold.
+    tanh setting, 15 to 20 ms on our machines, more than the arithmetic they hold. The values
+    ("activations", "gradients", each (depth, batch, width)) are in shared memory, where the stats worker
+    reads them.
     """
-    return torch.empty(depth, batch, width), torch.empty(depth, batch, width), torch.empty(depth, width, width)
+    values = stats_worker.SharedBuffers({which: (depth, batch, width) for which in ("activations", "gradients")})
+    return values, torch.empty(depth, width, width)
 
 
-@dataclass
-class LayerNumbers:
+class LayerNumbers(NamedTuple):
     """Per-layer numbers of some consecutive layers: std, bin shares, saturated and dead shares."""
 
     stds: Tensor
@@ -130,42 +161,76 @@ class LayerNumbers:
     dead: Tensor
 
 
-def measure(values: Tensor, edges: Tensor, bounded: bool, can_die: bool) -> LayerNumbers:
-    """``LayerNumbers`` of the layers in ``values`` (layers, batch, width)."""
+def measure(values: Tensor, activation: str, which: str) -> LayerNumbers:
+    """``LayerNumbers`` of the layers in ``values`` (layers, batch, width): the activations or gradients of a run."""
     none = torch.zeros(len(values))
-    return LayerNumbers(torch.stack([v.std() for v in values]), shares(values, edges),
-                        saturated_share(values) if bounded else none, dead_share(values) if can_die else none)
+    forward = which == "activations"
+    return LayerNumbers(torch.stack([v.std() for v in values]), shares(values, bin_edges(activation, which)),
+                        saturated_share(values) if forward and is_bounded(activation) else none,
+                        dead_share(values) if forward and zeroes_negatives(activation) else none)
 
 
-# The numbers of finished layers are measured on a second thread while the next layers are computed.
-# One torch thread there leaves the other core to the run. Jobs of several layers each: every hand-over
-# of Python's lock between the two threads costs time (with one job per layer the gain is lost).
-HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="course-utils-stats",
-                            initializer=torch.set_num_threads, initargs=(1,))
-LAYERS_PER_JOB = 10
 RUN_LOCK = threading.Lock()  # one float32 run at a time: they share ``buffers``
 
 
+class Interrupted(Exception):
+    """A run computed ahead was stopped: something else is wanted now."""
+
+
 class Measurements:
-    """Jobs measuring runs of layers on ``HELPER``; ``numbers()`` puts their results together in layer order."""
+    """The numbers of a float32 run's layers, measured in runs of layers as soon as they are computed.
 
-    def __init__(self, edges: Tensor, bounded: bool, can_die: bool) -> None:
-        self.edges, self.bounded, self.can_die = edges, bounded, can_die
-        self.jobs: list[tuple[int, Future[LayerNumbers]]] = []
+    The stats worker measures them while the next layers are computed, where it is running; otherwise
+    (and for anything it failed to measure) they are measured here.
+    """
 
-    def add(self, values: Tensor, start: int) -> None:
-        """Measure layers ``start`` to ``start + len(values)`` on the helper thread (``values`` must not change)."""
-        self.jobs.append((start, HELPER.submit(measure, values, self.edges, self.bounded, self.can_die)))
+    def __init__(self, activation: str, values: stats_worker.SharedBuffers, worker: stats_worker.StatsWorker | None,
+                 interrupted: Callable[[], bool] | None = None) -> None:
+        self.activation, self.values, self.worker, self.interrupted = activation, values, worker, interrupted
+        # Runs of a few layers: each is one message to the worker and one back. A run computed ahead is measured
+        # here layer by layer, so that it notices at once when the kernel wants something else.
+        self.layers_per_job = 5 if worker is not None else 1 if interrupted is not None else 10
+        self.parts: dict[str, list[tuple[int, LayerNumbers]]] = {"activations": [], "gradients": []}
+        self.sent: list[tuple[str, int, int]] = []
+        if worker is not None:
+            try:
+                worker.share(values)
+            except stats_worker.WorkerGone:
+                self.worker = None
+
+    def add(self, which: str, start: int, end: int) -> None:
+        """Measure layers ``start`` to ``end`` of ``which`` ("activations" or "gradients"); they must not change."""
+        if self.interrupted is not None and self.interrupted():
+            raise Interrupted
+        if self.worker is not None:
+            try:
+                self.worker.submit(measure, which, start, end, self.activation, which)
+                self.sent.append((which, start, end))
+                return
+            except stats_worker.WorkerGone:
+                self.worker = None
+        self._measure_here(which, start, end)
+
+    def _measure_here(self, which: str, start: int, end: int) -> None:
+        self.parts[which].append((start, measure(self.values[which][start:end], self.activation, which)))
 
     def wait(self) -> None:
-        """Return once every job is over (the buffers they read may then be written again)."""
-        wait([job for _, job in self.jobs])
+        """Return once the worker has read everything sent to it (the buffers may then be written again)."""
+        if self.sent:
+            results = self.worker.collect() if self.worker is not None else {}
+            for which, start, end in self.sent:
+                if (which, start) in results:
+                    self.parts[which].append((start, LayerNumbers(*results[which, start])))
+                else:  # the worker died or failed: the values are still in the buffers
+                    self._measure_here(which, start, end)
+            self.sent = []
 
-    def numbers(self, depth: int) -> LayerNumbers:
-        """All ``depth`` layers; layers no job measured are copies of the nearest measured one (a stuck run)."""
-        self.jobs.sort(key=lambda pair: pair[0])
-        parts = [job.result() for _, job in self.jobs]
-        first = self.jobs[0][0]
+    def numbers(self, which: str, depth: int) -> LayerNumbers:
+        """All ``depth`` layers; layers left unmeasured are copies of the nearest measured one (a stuck run)."""
+        self.wait()
+        measured = sorted(self.parts[which], key=lambda pair: pair[0])
+        parts = [part for _, part in measured]
+        first = measured[0][0]
         last = first + sum(len(part.stds) for part in parts)
 
         def whole(field: str) -> Tensor:
@@ -173,30 +238,100 @@ class Measurements:
             before, after = rows[:1].expand(first, *rows.shape[1:]), rows[-1:].expand(depth - last, *rows.shape[1:])
             return torch.cat([before, rows, after])
 
-        return LayerNumbers(*(whole(field) for field in ("stds", "shares", "saturated", "dead")))
+        return LayerNumbers(*(whole(field) for field in LayerNumbers._fields))
 
 
-def exact_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> StackStats:
+def setting_key(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> tuple:
+    """What a float32 run depends on. The weights are float32 times the scale, so only its float32 value counts:
+    a value the browser computed differs from Python's in the last digits, but never in these."""
+    return struct.unpack("f", struct.pack("f", scale))[0], activation, depth, width, batch, seed
+
+
+def exact_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
+                worker: bool = True) -> StackStats:
     """``StackStats`` of the real float32 run: the same numbers as ``layer_stats`` and ``layer_distributions``.
 
     The run is ``stack_values``'s, except that once a layer is all nan or all 0 the layers after it are not
-    computed (they are copies; this also skips the slow denormal numbers before an underflow).
+    computed (they are copies; this also skips the slow denormal numbers before an underflow). With
+    ``worker``, the stats worker's numbers computed ahead are used if it has them, and else it measures
+    the layers while the next ones are computed here.
     """
+    key = setting_key(scale, activation, depth, width, batch, seed)
+    live = stats_worker.running() if worker else None
+    if live is None:
+        return float32_stats(*key, None)
+    # Wait for the worker's run of this setting only if that is sooner than running it here.
+    ahead = live.take_ahead(key, patience_s=PIPELINED_S.get(key[1:], 0.0))
+    if ahead is not None:
+        return StackStats(*ahead)
+    started = time.perf_counter()
+    stats = float32_stats(*key, live)
+    PIPELINED_S[key[1:]] = time.perf_counter() - started
+    return stats
+
+
+# Seconds the last float32 run with the worker measuring took, by (activation, depth, width, batch, seed).
+PIPELINED_S: dict[tuple, float] = {}
+
+
+def float32_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
+                  worker: stats_worker.StatsWorker | None, interrupted: Callable[[], bool] | None = None,
+                  ) -> StackStats:
+    """``exact_stats`` computed here, its layers measured by ``worker`` if one is given (else here too)."""
     act = ACTIVATIONS[activation]
-    act_edges, grad_edges = bin_edges(activation), bin_edges(activation, "gradients")
-    forward = Measurements(act_edges, is_bounded(activation), zeroes_negatives(activation))
-    backward = Measurements(grad_edges, False, False)
     with RUN_LOCK:
-        acts, grads, weights = buffers(depth, batch, width)
+        values, weights = buffers(depth, batch, width)
+        measured = Measurements(activation, values, worker, interrupted)
         x, unscaled = random_stack(depth, width, batch, seed)
         torch.mul(unscaled, resolve_scale(scale, width), out=weights)
-        run_measured(act, x, acts, grads, weights, upstream_gradient(batch, width, seed, "cpu"), forward, backward)
-    a, g = forward.numbers(depth), backward.numbers(depth)
-    return StackStats(a.stds, g.stds, a.shares, g.shares, act_edges, grad_edges, a.saturated, a.dead)
+        run_measured(act, x, values["activations"], values["gradients"], weights,
+                     upstream_gradient(batch, width, seed, "cpu"), measured)
+        a, g = measured.numbers("activations", depth), measured.numbers("gradients", depth)
+    return StackStats(a.stds, g.stds, a.shares, g.shares, bin_edges(activation), bin_edges(activation, "gradients"),
+                      a.saturated, a.dead)
+
+
+def computed_ahead(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
+                   interrupted: Callable[[], bool]) -> tuple[Tensor, ...] | None:
+    """What the stats worker runs for a setting it computes ahead: ``StackStats``'s fields, or None if interrupted."""
+    try:
+        stats = float32_stats(scale, activation, depth, width, batch, seed, None, interrupted)
+    except Interrupted:
+        return None
+    return tuple(getattr(stats, field.name) for field in fields(StackStats))
+
+
+def needs_float32(setting: tuple[float, str, int, int, int, int], shortcut: bool) -> bool:
+    """True when ``stack_stats`` would run this setting in float32 and has not yet; False where unsure.
+
+    Unsure: a linear or ReLU setting whose unscaled run is not cached, which would take longer to
+    compute here than the worker would save.
+    """
+    if (*setting_key(*setting), shortcut) in KNOWN:
+        return False
+    if not shortcut or not ACTIVATIONS[setting[1]].commutes_with_scale:
+        return True
+    return setting[1:] in UNIT_RUNS and scaled_run(*setting) is None
+
+
+def look_ahead(settings: list[tuple[float, str, int, int, int, int]], shortcut: bool = True) -> None:
+    """Have the stats worker compute, in this order, the settings among these that need the float32 run.
+
+    It works while the kernel waits for the next change, and stops as soon as the kernel asks for
+    anything else; ``exact_stats`` then finds the numbers ready (or waits for the one being computed).
+    """
+    worker = stats_worker.running()
+    if worker is None:
+        return
+    keys = [setting_key(*setting) for setting in settings if needs_float32(setting, shortcut)]
+    try:
+        worker.look_ahead(computed_ahead, keys)
+    except stats_worker.WorkerGone:
+        pass
 
 
 def run_measured(act: Activation, x: Tensor, acts: Tensor, grads: Tensor, weights: Tensor, upstream: Tensor,
-                 forward: Measurements, backward: Measurements) -> None:
+                 measured: Measurements) -> None:
     """Fill ``acts`` and ``grads`` as ``stack_values`` does, handing each finished run of layers to be measured."""
     depth = len(weights)
     try:
@@ -204,8 +339,8 @@ def run_measured(act: Activation, x: Tensor, acts: Tensor, grads: Tensor, weight
         for i, w in enumerate(weights):
             x = acts[i] = act.fn(x @ w)
             ends = i == depth - 1 or (i % CHECK_EVERY == 0 and stuck(x))
-            if ends or i + 1 - start == LAYERS_PER_JOB:
-                forward.add(acts[start:i + 1], start)
+            if ends or i + 1 - start == measured.layers_per_job:
+                measured.add("activations", start, i + 1)
                 start = i + 1
             if ends:
                 acts[i + 1:] = x  # the backward pass reads them
@@ -216,22 +351,39 @@ def run_measured(act: Activation, x: Tensor, acts: Tensor, grads: Tensor, weight
             if layer < depth - 1:
                 grad = grads[layer] = (grad * act.slope(acts[layer + 1])) @ weights[layer + 1].t()
             ends = layer == 0 or ((layer + 1) % CHECK_EVERY == 0 and stuck(grad))
-            if ends or end - layer == LAYERS_PER_JOB:
-                backward.add(grads[layer:end], layer)
+            if ends or end - layer == measured.layers_per_job:
+                measured.add("gradients", layer, end)
                 end = layer
             if ends:
                 break
-    finally:  # even after an error: no job may still read the buffers when the next run writes them
-        forward.wait()
-        backward.wait()
+    finally:  # even after an error: the worker may not still read the buffers when the next run writes them
+        measured.wait()
 
 
-@functools.lru_cache(maxsize=64)  # small records; a drag back and forth and preset jumps revisit settings
+# The numbers of the last 64 settings (small records): a drag back and forth and preset jumps revisit settings.
+KNOWN: OrderedDict[tuple, StackStats] = OrderedDict()
+
+
 def stack_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
                 shortcut: bool = True) -> StackStats:
     """The explorer's numbers for one setting: the cached shortcut where it is exact, else the float32 run."""
+    key = (*setting_key(scale, activation, depth, width, batch, seed), shortcut)
+    if key in KNOWN:
+        KNOWN.move_to_end(key)
+        return KNOWN[key]
     fast = fast_stats(scale, activation, depth, width, batch, seed) if shortcut else None
-    return fast if fast is not None else exact_stats(scale, activation, depth, width, batch, seed)
+    KNOWN[key] = fast if fast is not None else exact_stats(scale, activation, depth, width, batch, seed)
+    if len(KNOWN) > 64:
+        KNOWN.popitem(last=False)
+    return KNOWN[key]
+
+
+def forget() -> None:
+    """Forget every setting's numbers, those computed ahead too (the benchmark does, so that first visits count)."""
+    KNOWN.clear()
+    worker = stats_worker.running()
+    if worker is not None:
+        worker.ahead.clear()
 
 
 def fast_layer_stats(scale: float, depth: int = 50, width: int = 100, batch: int = 200, activation: str = "linear",
