@@ -243,8 +243,13 @@ class Measurements:
 
 def setting_key(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> tuple:
     """What a float32 run depends on. The weights are float32 times the scale, so only its float32 value counts:
-    a value the browser computed differs from Python's in the last digits, but never in these."""
+    a scale the browser computed differs from Python's in the last digits, almost never in these (and where
+    it does, the cost is a run computed ahead in vain)."""
     return struct.unpack("f", struct.pack("f", scale))[0], activation, depth, width, batch, seed
+
+
+# Seconds the last float32 run with the worker measuring took, by (activation, depth, width, batch, seed).
+PIPELINED_S: dict[tuple, float] = {}
 
 
 def exact_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
@@ -269,9 +274,6 @@ def exact_stats(scale: float, activation: str, depth: int, width: int, batch: in
     PIPELINED_S[key[1:]] = time.perf_counter() - started
     return stats
 
-
-# Seconds the last float32 run with the worker measuring took, by (activation, depth, width, batch, seed).
-PIPELINED_S: dict[tuple, float] = {}
 
 
 def float32_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
@@ -371,8 +373,9 @@ def stack_stats(scale: float, activation: str, depth: int, width: int, batch: in
     if key in KNOWN:
         KNOWN.move_to_end(key)
         return KNOWN[key]
-    fast = fast_stats(scale, activation, depth, width, batch, seed) if shortcut else None
-    KNOWN[key] = fast if fast is not None else exact_stats(scale, activation, depth, width, batch, seed)
+    setting = key[:-1]  # the numbers belong to the key: scales that round to one float32 share them
+    fast = fast_stats(*setting) if shortcut else None
+    KNOWN[key] = fast if fast is not None else exact_stats(*setting)
     if len(KNOWN) > 64:
         KNOWN.popitem(last=False)
     return KNOWN[key]
@@ -383,7 +386,7 @@ def forget() -> None:
     KNOWN.clear()
     worker = stats_worker.running()
     if worker is not None:
-        worker.ahead.clear()
+        worker.forget()
 
 
 def fast_layer_stats(scale: float, depth: int = 50, width: int = 100, batch: int = 200, activation: str = "linear",

@@ -51,7 +51,7 @@ def test_layers_measured_by_the_worker_are_exactly_those_measured_here(worker, s
 def wait_for(worker, key, timeout=30.0):
     end = time.monotonic() + timeout
     while key not in worker.ahead and time.monotonic() < end:
-        worker._receive(block=False)
+        worker.drain()
         time.sleep(0.01)
     return key in worker.ahead
 
@@ -74,8 +74,8 @@ def test_a_change_interrupts_the_look_ahead_and_gets_its_own_numbers(worker):
     look_ahead(wanted)
     other = (0.3, "tanh", 50, 100, 200, 0)
     assert same(exact_stats(*other), exact_stats(*other, worker=False))
-    worker._receive(block=False)
-    assert not worker.wanted  # the worker dropped what was left of the request
+    worker.drain()
+    assert not worker.queued  # the worker dropped what was left of the request
 
 
 def test_what_is_known_or_cheap_is_not_computed_ahead(worker):
@@ -83,10 +83,10 @@ def test_what_is_known_or_cheap_is_not_computed_ahead(worker):
     stack_stats(0.1, "tanh", 50, 100, 200, 0)
     stack_stats(0.1, "linear", 50, 100, 200, 0)  # caches the unscaled linear run: its scales are cheap here
     look_ahead([(0.1, "tanh", 50, 100, 200, 0), (0.2, "linear", 50, 100, 200, 0)])
-    assert not worker.wanted
-    look_ahead([(1.0, "linear", 50, 100, 200, 0)])  # overflows: needs the float32 run
-    assert worker.wanted == [setting_key(1.0, "linear", 50, 100, 200, 0)]
-    assert (*worker.wanted[0], True) not in KNOWN
+    assert not worker.queued
+    look_ahead([(1.0, "linear", 50, 100, 200, 0), (1.0, "linear", 50, 100, 200, 0)])  # overflows: float32
+    assert worker.queued == [setting_key(1.0, "linear", 50, 100, 200, 0)]  # once
+    assert (*worker.queued[0], True) not in KNOWN
 
 
 def test_the_explorer_finds_the_next_key_press_computed_ahead(worker):
@@ -109,7 +109,7 @@ def test_a_dead_worker_leaves_the_work_to_the_kernel():
     doomed.process.wait()
     key = setting_key(0.1, "tanh", 20, 30, 40, 1)
     assert same(float32_stats(*key, doomed), float32_stats(*key, None))
-    assert doomed.broken and not doomed.ready()
+    assert doomed.broken and not doomed.ready() and doomed.conn.closed
 
 
 def test_the_worker_reads_what_the_kernel_writes(worker):
@@ -123,8 +123,27 @@ def test_the_worker_reads_what_the_kernel_writes(worker):
     assert all(torch.equal(a, b) for a, b in zip(got, expected))
 
 
-def test_nothing_is_left_in_shared_memory(worker):
-    assert not [name for name in os.listdir("/dev/shm") if name.startswith("course-utils")]
+def test_shared_buffers_close_what_they_open():
+    before = len(os.listdir("/proc/self/fd"))
+    buffers = stats_worker.SharedBuffers({"activations": (3, 4, 5), "gradients": (2, 2)})
+    assert len(os.listdir("/proc/self/fd")) > before  # the memory's descriptors (and mmap's copies of them)
+    del buffers
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_an_interrupt_mid_message_ends_the_worker_and_a_new_one_takes_over(worker, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker.conn, "recv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        exact_stats(0.2, "tanh", 50, 100, 200, 0)
+    assert worker.broken and worker.process.poll() is not None  # ended: its unread answers can mislead no one
+    monkeypatch.undo()
+    fresh = stats_worker.start()
+    assert fresh is not worker and fresh.wait_ready(120)
+    assert same(exact_stats(0.2, "tanh", 50, 100, 200, 0), exact_stats(0.2, "tanh", 50, 100, 200, 0, worker=False))
+    assert fresh.counts["measured"] > 0
 
 
 def test_an_environment_variable_keeps_the_worker_off():
@@ -132,3 +151,18 @@ def test_an_environment_variable_keeps_the_worker_off():
     env = {**os.environ, "COURSE_UTILS_STATS_WORKER": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({"cpu.max": "50000 100000"}, 0.5),                                      # cgroup v2, half a core
+    ({"cpu/cpu.cfs_quota_us": "150000", "cpu/cpu.cfs_period_us": "100000"}, 1.5),  # cgroup v1
+])
+def test_a_cpu_quota_counts_as_fewer_cores(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text + "\n")
+    assert stats_worker.available_cores(str(tmp_path)) == expected
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    (tmp_path / "cpu").mkdir(exist_ok=True)
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert stats_worker.available_cores(str(tmp_path)) == len(os.sched_getaffinity(0))
