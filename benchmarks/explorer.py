@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -117,9 +118,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, {args.presses} presses per preset")
 
     if args.no_worker:
-        stats_worker.running = lambda: None
+        os.environ["COURSE_UTILS_STATS_WORKER"] = "0"  # the switch a hub would use
     explorer = init_explorer()
-    worker = None if args.no_worker else stats_worker.start()
+    worker = stats_worker.start()
     started = time.perf_counter()
     if worker is not None and worker.wait_ready():
         print(f"stats worker ready {time.perf_counter() - started:.1f} s after the explorer was created\n")

@@ -275,7 +275,6 @@ def exact_stats(scale: float, activation: str, depth: int, width: int, batch: in
     return stats
 
 
-
 def float32_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int,
                   worker: stats_worker.StatsWorker | None, interrupted: Callable[[], bool] | None = None,
                   ) -> StackStats:

@@ -311,11 +311,6 @@ class StatsWorker:
         self.request += 1  # answers to earlier requests no longer count
         self.queued = []
 
-    def stop(self) -> None:
-        """End the process."""
-        if not self.broken:
-            self._fail()
-
 
 _worker: StatsWorker | None = None
 _starts = 0

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_utils import init_explorer, layer_distributions, layer_stats, stats_worker
+from course_utils import init_explorer, layer_distributions, layer_stats
 from course_utils.diagnosis import (
     MAJORITY,
     RUNAWAY,
@@ -96,11 +96,16 @@ def test_explorer_numbers_are_the_public_functions(activation, scale):
     ("linear", 0.01, 50, 100, 200), ("relu", 0.05, 50, 100, 200), ("relu", 1.0, 7, 16, 10),
     ("tanh", 2.0, 1, 5, 3), ("linear", 0.3, 23, 8, 2),
 ])
-@pytest.mark.parametrize("worker", [True, False], ids=["worker", "kernel alone"])
-def test_float32_numbers_are_exactly_those_of_the_public_functions(activation, scale, depth, width, batch, worker):
-    if worker and (live := stats_worker.start()) is not None:
-        assert live.wait_ready(120)
-    stats = exact_stats(scale, activation, depth, width, batch, 3, worker=worker)
+@pytest.mark.parametrize("measured_by", ["worker", "kernel alone"])
+def test_float32_numbers_are_exactly_those_of_the_public_functions(activation, scale, depth, width, batch,
+                                                                   measured_by, request):
+    if measured_by == "worker":
+        live = request.getfixturevalue("worker")
+        live.forget()  # nothing computed ahead: the worker measures this run's layers
+        before = live.counts["measured"]
+    stats = exact_stats(scale, activation, depth, width, batch, 3, worker=measured_by == "worker")
+    if measured_by == "worker":
+        assert live.counts["measured"] > before
     acts_std, grads_std = layer_stats(scale, depth=depth, width=width, batch=batch, activation=activation, seed=3)
     acts, _ = stack_values(scale, depth, width, batch, activation, 3)
     assert torch.equal(stats.act_stds.nan_to_num(), acts_std.nan_to_num())  # nan never equals nan

@@ -23,14 +23,7 @@ from course_utils.fast_stats import (
     stack_stats,
 )
 
-pytestmark = pytest.mark.skipif(stats_worker.start() is None, reason="no second core here: the worker never starts")
-
-
-@pytest.fixture
-def worker() -> stats_worker.StatsWorker:
-    live = stats_worker.start()
-    assert live.wait_ready(120), "the stats worker did not start"
-    return live
+# The ``worker`` fixture (conftest.py) starts the worker, and skips where it cannot start, except in CI.
 
 
 def same(a, b) -> bool:
@@ -102,7 +95,7 @@ def test_the_explorer_finds_the_next_key_press_computed_ahead(worker):
     assert same(explorer.stats, exact_stats(10 ** -0.98, "tanh", 50, 100, 200, 0, worker=False))
 
 
-def test_a_dead_worker_leaves_the_work_to_the_kernel():
+def test_a_dead_worker_leaves_the_work_to_the_kernel(worker):
     doomed = stats_worker.StatsWorker()
     assert doomed.wait_ready(120)
     doomed.process.kill()
