@@ -57,10 +57,10 @@ execute: setup
 # Hand-out copies, each with course_utils inside: student/ for a class (solutions replaced by stubs, outputs
 # cleared, checks kept) and self-study/ (the same, with each solution folded below its check).
 student: setup
-	$(BIN)/python -m course_utils.student notebooks student
+	$(BIN)/python tools/handout.py notebooks student
 
 self-study: setup
-	$(BIN)/python -m course_utils.student --self-study notebooks self-study
+	$(BIN)/python tools/handout.py --self-study notebooks self-study
 
 # Offline reveal.js decks of the core notebooks in slides/ (fetches reveal.js and MathJax with npm once).
 slides: setup

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_utils.student import BEGIN, END, make_student_copies, strip_solutions, student_notebook
+from tools.handout import BEGIN, END, make_student_copies, strip_solutions, student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))

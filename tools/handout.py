@@ -11,7 +11,7 @@ Two kinds of copy: for a class (no solutions at all) and for self-study, where e
 check, folded in a ``<details>`` block that JupyterLab shows closed until clicked. Either copy ships the
 ``course_utils`` package next to the notebooks, with a README that says what to install.
 
-Usage: python -m course_utils.student [--self-study] [SOURCE_DIR] [TARGET_DIR]   (defaults: notebooks student)
+Usage: python tools/handout.py [--self-study] [SOURCE_DIR] [TARGET_DIR]   (defaults: notebooks student)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ STUB = 'raise NotImplementedError("write your solution here")'
 TOP_LEVEL_STUB = "# write your answer here"
 GIVEN = "### STUB "
 _BEGIN_LINE = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 
 README = """# {title}
 
