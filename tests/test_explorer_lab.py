@@ -257,7 +257,7 @@ def test_train_button_runs_in_slices_and_a_control_change_cancels_it(explorer):
     async def click_then_move():
         explorer.train_button.click()
         await asyncio.sleep(0)
-        explorer.scale.value = 0.3
+        explorer.scale.value = 0.5  # a different value than the current one, so it is a change
 
     asyncio.run(click_then_move())
     assert explorer._task is None and explorer.live_losses is None and explorer.progress.value == 0
