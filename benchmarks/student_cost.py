@@ -45,7 +45,7 @@ def rss_mb(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time so far of a process and its children (the explorer's stats worker)."""
+    """User plus system CPU time so far of a process and any children it started."""
     process = psutil.Process(pid)
     return sum(t.user + t.system for t in (p.cpu_times() for p in [process, *process.children(recursive=True)]))
 
@@ -131,7 +131,7 @@ def main() -> None:
           f"(+{kernel['after_mb'] - kernel['idle_mb']:.0f} MB; notebook ran in {kernel['notebook_s']:.1f} s)")
     print(f"Jupyter server, idle:                 {server:7.0f} MB")
     print(f"one student (server + kernel):        {student:7.0f} MB")
-    print(f"one slider step: {kernel['cpu_ms_per_step']:.1f} ms CPU in the kernel and its stats worker "
+    print(f"one slider step: {kernel['cpu_ms_per_step']:.1f} ms CPU in the kernel "
           f"({kernel['in_kernel_cpu_ms_per_step']:.1f} ms in its main thread), "
           f"{kernel['wall_ms_per_step']:.1f} ms wall")
     # A drag sends one step per slider position it crosses; 20 a second is a brisk drag.

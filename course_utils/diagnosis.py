@@ -1,6 +1,7 @@
 """What a deep random stack does to its units: distributions per layer, saturated and dead units, and a verdict.
 
-Every threshold the explorer states in its readout is defined here, once.
+The values come from ``initialization.stack_values``. Every threshold the explorer states in its
+readout is defined here, once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .activations import ACTIVATIONS, resolve_scale
-from .initialization import random_stack, upstream_gradient
+from .activations import ACTIVATIONS
+from .initialization import stack_values
 
 SATURATED = 0.99   # a tanh unit with |a| above this passes less than 2% of its gradient back (slope 1 - a**2)
 MAJORITY = 0.5     # more than this share of saturated or dead units at a layer is a problem
@@ -77,27 +78,6 @@ def shares(values: Tensor, edges: Tensor) -> Tensor:
     index += torch.arange(depth, dtype=small)[:, None] * bins  # one run of bins per layer
     counts = torch.bincount(index.flatten(), minlength=depth * bins).view(depth, bins)
     return counts / index.shape[1]
-
-
-def stack_values(scale: float | str, depth: int = 50, width: int = 100, batch: int = 200,
-                 activation: str = "linear", seed: int = 0) -> tuple[Tensor, Tensor]:
-    """Activations after every layer and the loss gradient at every layer's output, each (depth, batch, width).
-
-    The same random stack and upstream gradient as ``layer_stats``, so the stds of these agree with it.
-    """
-    act = ACTIVATIONS[activation]
-    x, weights = random_stack(depth, width, batch, seed)
-    weights = weights * resolve_scale(scale, width)
-    outs = []
-    for w in weights:
-        x = act.fn(x @ w)
-        outs.append(x)
-    grad = upstream_gradient(batch, width, seed, "cpu")
-    grads = [grad]
-    for layer in range(depth - 1, 0, -1):  # chain rule through layer l gives the gradient at layer l-1's output
-        grad = (grad * act.slope(outs[layer])) @ weights[layer].t()
-        grads.append(grad)
-    return torch.stack(outs), torch.stack(grads[::-1])
 
 
 def layer_distributions(scale: float | str, depth: int = 50, width: int = 100, batch: int = 200,

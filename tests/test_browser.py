@@ -256,6 +256,12 @@ def test_explorer_app_under_voila(tmp_path, browser):
         page.get_by_role("button", name="ReLU", exact=True).click()
         clicks = [time_to_new_pixels(page, image, page.get_by_role("button", name="Xavier 1/sqrt(width)").click)]
         expect(readout).to_contain_text("Verdict: vanishing from layer 20")
+        handle = page.locator(".widget-slider .noUi-handle").first
+        handle.focus()  # the seminar's move: a step either side of Xavier, then back onto it
+        page.keyboard.press("ArrowRight")
+        expect(readout).to_contain_text("scale 0.102 ·")
+        page.keyboard.press("ArrowLeft")
+        expect(readout).to_contain_text("scale 0.1 ·")
         page.get_by_role("button", name="pin", exact=True).click()
         expect(readout).to_contain_text("pinned: orange dashed = ReLU, scale 0.1, 50x100")
         clicks.append(time_to_new_pixels(page, image, page.get_by_role("button", name="Kaiming sqrt(2/width)").click))
@@ -282,6 +288,15 @@ def test_explorer_app_under_voila(tmp_path, browser):
         page.keyboard.press("ArrowLeft")
         expect(page.locator(".widget-html").filter(has_text="A 49-layer stack")).to_have_count(1)
         page.screenshot(path=str(ARTIFACTS / "voila_explorer.png"), full_page=True)
+        # A narrow pane (a laptop with JupyterLab's file browser open): rows wrap, nothing is squeezed.
+        page.set_viewport_size({"width": 720, "height": 1800})
+        slider_width = page.locator(".widget-slider .noUi-target").first.evaluate("e => e.clientWidth")
+        assert slider_width > 150, slider_width
+        for name in ("unscaled 1.0", "Kaiming sqrt(2/width)", "pin", "clear pins", "train"):
+            button = page.get_by_role("button", name=name, exact=True)
+            assert button.evaluate("b => b.scrollWidth <= b.clientWidth"), f"{name!r} is cut off"
+        assert image.evaluate("img => img.getBoundingClientRect().right") <= 720
+        page.screenshot(path=str(ARTIFACTS / "voila_narrow.png"), full_page=True)
         report = f"Voila, preset click to new pixels (ms): median of {len(clicks)}: {statistics.median(clicks):.0f}\n"
         with open(ARTIFACTS / "browser_latency.txt", "a") as out:
             out.write(report)

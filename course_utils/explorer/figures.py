@@ -18,11 +18,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 from torch import Tensor
 
-from .diagnosis import LOG_RANGE
-from .fast_stats import StackStats
-from .initialization import first_broken_layer
+from ..diagnosis import LOG_RANGE
+from ..initialization import first_broken_layer
 from .rendering import BlitRenderer, encode_png, fixed_palette
-from .stack_training import HEALTHY_RATIO
+from .stats import StackStats
+from .training import HEALTHY_RATIO
 
 LIVE = "#0072B2"                                  # Okabe-Ito blue
 PIN_COLORS = ("#E69F00", "#009E73", "#CC79A7")   # Okabe-Ito orange, bluish green, reddish purple
@@ -31,7 +31,6 @@ WARN = "#D55E00"                                  # Okabe-Ito vermillion
 # Heat map shading: 8 steps of blue by the square root of the share, so that small shares still show.
 SHADES = [(1.0, 1.0, 1.0), *(colormaps["Blues"](0.2 + 0.8 * k / 7)[:3] for k in range(8))]
 STD_RANGE = (1e-10, 1e10)
-LOSS_CAP = 3.0  # the targets have variance below 1, so a loss beyond this is divergence
 DPI = 100
 WIDTH_PX = 900
 
@@ -181,7 +180,8 @@ class StackFigure:
         self.grad.show(stats.grad_stds)
         self.act_map.show(stats.act_shares)
         self.grad_map.show(stats.grad_shares)
-        return self.renderer.render(key, [(m.ax, m.colors) for m in (self.act_map, self.grad_map)])
+        return self.renderer.render(key, [(m.ax, m.colors) for m in (self.act_map, self.grad_map)],
+                                    on_top=[*self.act.pins, *self.grad.pins])  # a pin at the live setting shows
 
 
 class TrainingFigure:
@@ -205,12 +205,15 @@ class TrainingFigure:
             ax.plot(live.numpy(), color=LIVE, label="live setting")
         ax.set_title("Training loss (full-batch SGD)", fontsize=10)
         ax.set_xlabel("step", fontsize=9)
-        ax.set_ylabel("MSE", fontsize=9)
+        ax.set_ylabel("MSE (log scale)", fontsize=9)
         if ax.lines:
             ax.legend(fontsize=7)
-            # From 0 to just above the starting losses (an exploding start would flatten every other curve).
-            starts = [line.get_ydata()[0] for line in ax.lines if math.isfinite(line.get_ydata()[0])]
-            ax.set_ylim(0, min(1.1 * max(starts, default=1.0), LOSS_CAP))
+            # Log scale, so a loss falling by orders of magnitude shows whole; inf/nan (divergence) are left out.
+            values = torch.cat([torch.as_tensor(line.get_ydata()) for line in ax.lines])
+            shown = values[torch.isfinite(values) & (values > 0)]
+            ax.set_yscale("log")
+            if len(shown):
+                ax.set_ylim(shown.min().item() / 1.5, shown.max().item() * 1.5)
         else:
             ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=9, wrap=True)
         low, high = HEALTHY_RATIO - 2, HEALTHY_RATIO + 2

@@ -1,12 +1,11 @@
 """The initialization lab: controls -> numbers -> plot, plus pins to compare settings and a short training.
 
-The controls choose a setting (weight scale, activation, depth, width, seed). ``stack_stats`` computes
-what a deep random stack does with it: the std of the activations and gradients at every layer, the
-distribution of their values, the share of saturated and dead units. The figures show those numbers,
-and the readout says in words what the figures show. The machinery sits in its own modules:
-``fast_stats`` (cached numbers) and ``stats_worker`` (a second process that measures layers and computes
-ahead), ``explorer_figure`` and ``rendering`` (the pictures and their fast redraw), ``echo_slider`` (the
-scale slider), ``kernel_tasks`` (training without freezing the kernel).
+The controls choose a setting (weight scale, activation, depth, width, seed). ``stack_stats`` runs the
+deep random stack once for it (``initialization.run_stack``, on ``batch`` examples: 64 keeps a change
+quick) and keeps the numbers, so a setting seen before costs nothing. The figures show those numbers
+and the readout says in words what they show. Machinery sits beside this module: ``controls`` (the
+scale slider, training in slices), ``figures`` and ``rendering`` (the pictures, redrawn fast),
+``training`` (the stack's SGD).
 """
 
 from __future__ import annotations
@@ -19,18 +18,17 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from . import stats_worker
-from .activations import ACTIVATIONS, SCALE_FORMULAS, SCALES, resolve_scale
-from .diagnosis import MAJORITY, RUNAWAY, SATURATED, Verdict, diagnose, is_bounded, zeroes_negatives
-from .echo_slider import ScaleSlider
-from .explorer_figure import PIN_COLORS, PIN_STYLES, WIDTH_PX, Pin, StackFigure, TrainingFigure
-from .fast_stats import look_ahead, stack_stats
-from .initialization import describe_fate
-from .kernel_tasks import SlicedTask
+from ..activations import ACTIVATIONS, SCALE_FORMULAS, SCALES, resolve_scale
+from ..diagnosis import MAJORITY, RUNAWAY, SATURATED, Verdict, diagnose, is_bounded, zeroes_negatives
+from ..initialization import check_stack_args, describe_fate
+from .controls import ScaleSlider, SlicedTask
+from .figures import PIN_COLORS, PIN_STYLES, WIDTH_PX, Pin, StackFigure, TrainingFigure
 from .rendering import stack_pngs
-from .stack_training import HEALTHY_RATIO, LEARNING_RATE, MAX_DEPTH, StackTraining
+from .stats import stack_stats
+from .training import HEALTHY_RATIO, LEARNING_RATE, MAX_DEPTH, StackTraining
 
 SCALE_RANGE = (1e-3, 10.0)
+MAX_STEPS = 2000
 MAX_PINS = 3
 COLOR_NAMES = dict(zip(PIN_COLORS, ("orange", "green", "purple")))
 STYLE_NAMES = dict(zip(PIN_STYLES, ("dashed", "dash-dot", "dotted")))
@@ -65,25 +63,22 @@ class InitExplorer:
     """Interactive lab on a deep random stack: stds, distributions, a verdict, pins and training; display it."""
 
     def __init__(self, scale: float | str = 0.1, activation: str = "linear", depth: int = 50, width: int = 100,
-                 seed: int = 0, batch: int = 200, shortcut: bool = True) -> None:
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+                 seed: int = 0, batch: int = 64) -> None:
+        check_stack_args(depth, width, batch, activation)  # whole numbers within the limits, a known activation
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+            raise ValueError(f"seed must be a whole number from 0 to {2**31 - 1}, got {seed!r}")
         scale = resolve_scale(scale, width)  # a name such as "kaiming", or a clear error for nonsense
-        for name, value, low, high in (("scale", scale, *SCALE_RANGE), ("depth", depth, 1, 100),
-                                       ("width", width, 2, 256), ("seed", seed, 0, 2**31 - 1),
-                                       ("batch", batch, 2, 100_000)):
-            if not low <= value <= high:
-                raise ValueError(f"{name} must be between {low:g} and {high:g} for the explorer, got {value}")
-        self.batch = batch
-        stats_worker.start()  # ready in the background by the time a control moves into the float32 run
-        # Reuse cached unscaled runs where that is exact (see fast_stats); False always computes float32.
-        self.shortcut = shortcut
+        if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
+            raise ValueError(f"scale must be from {SCALE_RANGE[0]:g} to {SCALE_RANGE[1]:g} for the explorer, "
+                             f"got {scale:g}")
+        if width < 2:
+            raise ValueError(f"width must be at least 2 for the explorer (a std needs two units), got {width}")
+        self.batch = batch  # examples in the live view: 64 keeps a change quick, the notebooks' functions use 200
         self.pins: list[Pin] = []
         self.live_losses: torch.Tensor | None = None
         self.live_ratios: torch.Tensor | None = None
         self._task: SlicedTask | None = None
         self._serial = itertools.count()
-        self._direction = 1  # the way the scale last moved: the next step is computed ahead that way first
         self._build_controls(scale, activation, depth, width, seed)
         self.figure, self.training_figure = StackFigure(), TrainingFigure()
         self.update()
@@ -93,7 +88,7 @@ class InitExplorer:
         self.scale = ScaleSlider(
             value=scale, base=10, min=math.log10(SCALE_RANGE[0]), max=math.log10(SCALE_RANGE[1]), step=0.01,
             description="weight scale", readout_format=".3g", continuous_update=True,
-            style={"description_width": "initial"}, layout=widgets.Layout(width="480px"))
+            style={"description_width": "initial"}, layout=widgets.Layout(width="440px", min_width="300px"))
         self.activation = widgets.ToggleButtons(
             options=[(a.label, a.name) for a in ACTIVATIONS.values()], value=activation, description="activation")
         # Each new depth or width draws new random weights: recompute when the handle is released.
@@ -110,33 +105,42 @@ class InitExplorer:
         self.pin_button = self._button("pin", self.pin, "Keep this setting's curves on the plot (at most 3)")
         self.clear_button = self._button("clear pins", self.clear_pins)
         self.train_button = self._button("train", self.start_training, "Train this stack (and unpinned-loss pins)")
-        self.steps = widgets.BoundedIntText(value=200, min=10, max=2000, description="steps",
+        self.steps = widgets.BoundedIntText(value=200, min=1, max=MAX_STEPS, description="steps",
                                             layout=widgets.Layout(width="150px"))
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="200px"))
         self.caption, self.readout = widgets.HTML(), widgets.HTML()
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{WIDTH_PX}px"))
-        self.train_image = widgets.Image(format="png", layout=widgets.Layout(width=f"{WIDTH_PX}px"))
+        # Pictures shrink with a narrow pane (never wider than drawn); rows of controls wrap instead of squeezing.
+        picture = {"width": "100%", "max_width": f"{WIDTH_PX}px", "height": "auto"}
+        self.image = widgets.Image(format="png", layout=widgets.Layout(**picture))
+        self.train_image = widgets.Image(format="png", layout=widgets.Layout(**picture))
         for widget, name in ((self.caption, "caption"), (self.readout, "readout"), (self.image, "plot"),
                              (self.train_image, "training-plot")):
             widget.add_class(f"explorer-{name}")  # stable names for styling and for the browser tests
         for control in (self.scale, self.activation, self.depth, self.width, self.seed):
             control.observe(self._on_change, names="value")
+        self.scale.observe(lambda _: self.update(), names="clamped")  # the readout says so, even with no move
+        def row(*children: widgets.Widget) -> widgets.HBox:
+            return widgets.HBox(list(children), layout=widgets.Layout(flex_flow="row wrap"))
+
+        text = widgets.Layout(max_width=f"{WIDTH_PX}px")
+        self.caption.layout, self.readout.layout = text, text
         self.ui = widgets.VBox([
             self.caption,
-            widgets.HBox([self.scale, self.seed]),
+            row(self.scale, self.seed),
             self.activation,
-            widgets.HBox([self.depth, self.width]),
-            widgets.HBox([widgets.Label("presets:"), *self.preset_buttons]),
-            widgets.HBox([self.pin_button, self.clear_button, self.train_button, self.steps, self.progress]),
+            row(self.depth, self.width),
+            row(widgets.Label("presets:"), *self.preset_buttons),
+            row(self.pin_button, self.clear_button, self.train_button, self.steps, self.progress),
             self.readout,
             self.image,
             self.train_image,
-            widgets.HTML(HELP, layout=widgets.Layout(width=f"{WIDTH_PX}px")),
+            widgets.HTML(HELP, layout=text),
         ])
 
     @staticmethod
     def _button(description: str, action: Any, tooltip: str = "") -> widgets.Button:
-        button = widgets.Button(description=description, tooltip=tooltip, layout=widgets.Layout(width="auto"))
+        button = widgets.Button(description=description, tooltip=tooltip,
+                                layout=widgets.Layout(width="auto", flex="0 0 auto"))  # never squeezed
         button.on_click(lambda _: action())
         return button
 
@@ -149,8 +153,6 @@ class InitExplorer:
     def _on_change(self, change: dict[str, Any]) -> None:
         """A control moved: stop a training, forget the live loss curve (it belonged to the old setting), redraw."""
         self._cancel_training()
-        if change["owner"] is self.scale and change["old"] > 0:
-            self._direction = 1 if change["new"] > change["old"] else -1
         if change["owner"] is self.seed:  # pins share the live seed, so differences come from the setting alone
             self.pins = [self._make_pin(p.label, p.setting) for p in self.pins]
         if self.live_losses is not None or change["owner"] is self.seed:
@@ -162,7 +164,7 @@ class InitExplorer:
         """Recompute the numbers for the current controls and redraw; problems go to the readout, not a traceback."""
         try:
             scale, activation, depth, width = self._setting()
-            self.stats = stack_stats(scale, activation, depth, width, self.batch, self.seed.value, self.shortcut)
+            self.stats = stack_stats(scale, activation, depth, width, self.batch, self.seed.value)
             self.act_stds, self.grad_stds = self.stats.act_stds, self.stats.grad_stds
             self.image.value = self.figure.render(self.stats, self.pins)
         except (ValueError, TypeError, RuntimeError) as err:
@@ -173,19 +175,6 @@ class InitExplorer:
                               f"make the activations (left) and gradients (right) explode, vanish or stay near 1? "
                               f"Below: how the values are spread at each layer.")
         self.readout.value = "<br>".join(self.readout_lines())
-        self._look_ahead()  # last: the worker starts once this change is on its way to the browser
-
-    def _look_ahead(self) -> None:
-        """Have the stats worker compute what the next change may ask for: one slider step either way (the way
-        the last step went first), then the presets (each once: its numbers are kept)."""
-        scale, activation, depth, width = self._setting()
-        step = self.scale.step
-        here = round(math.log10(scale) / step)  # the browser snaps to the slider's grid of log10 values
-        low, high = (round(math.log10(v) / step) for v in SCALE_RANGE)
-        moves = (1, -1) if self._direction >= 0 else (-1, 1)
-        nexts = [(10 ** ((here + move) * step), activation) for move in moves if low <= here + move <= high]
-        nexts += [(value(), activation) for value in self.presets.values()]
-        look_ahead([(s, a, depth, width, self.batch, self.seed.value) for s, a in nexts], self.shortcut)
 
     def describe(self) -> str:
         """One line: the current scale, what happened forward and backward, and the scale this activation needs."""
@@ -203,6 +192,10 @@ class InitExplorer:
     def readout_lines(self) -> list[str]:
         """The readout in words, line by line: what the plots show (its text alternative)."""
         lines = [self.describe(), f"<b>Verdict: {self.verdict()}</b>"]
+        if self.scale.clamped is not None:
+            low, high = (f"{10**v:g}" for v in (self.scale.min, self.scale.max))
+            lines.insert(0, f"<b>scale {self.scale.clamped:g} is outside the slider's range {low} to {high}: "
+                            f"showing {self.scale.value:.3g}</b>")
         activation = self.activation.value
         if is_bounded(activation):
             lines.append(share_words(self.stats.saturated, f"saturated units (|a| > {SATURATED})"))
@@ -230,7 +223,7 @@ class InitExplorer:
 
     def _make_pin(self, label: str, setting: tuple[float, str, int, int]) -> Pin:
         scale, activation, depth, width = setting
-        stats = stack_stats(scale, activation, depth, width, self.batch, self.seed.value, self.shortcut)
+        stats = stack_stats(scale, activation, depth, width, self.batch, self.seed.value)
         return Pin(label, setting, stats.act_stds, stats.grad_stds, serial=next(self._serial))
 
     def pin(self) -> None:
@@ -257,8 +250,8 @@ class InitExplorer:
 
     def _training_step(self, steps: int) -> Any:
         seed = self.seed.value
-        runs = [(None, StackTraining(*self._setting(), seed=seed, batch=self.batch))]
-        runs += [(p, StackTraining(*p.setting, seed=seed, batch=self.batch)) for p in self.pins if p.losses is None]
+        runs = [(None, StackTraining(*self._setting(), seed=seed))]
+        runs += [(p, StackTraining(*p.setting, seed=seed)) for p in self.pins if p.losses is None]
         self.progress.max, self.progress.value = steps * len(runs), 0
         count = itertools.count(1)
 
@@ -282,6 +275,8 @@ class InitExplorer:
         """Train now (blocking) for ``steps`` (default: the steps box) and return the live setting's losses."""
         self._cancel_training()
         steps = self.steps.value if steps is None else steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
         step = self._training_step(steps)
         while step():
             pass
@@ -309,12 +304,14 @@ class InitExplorer:
         self.train_image.value = self.training_figure.render(self.live_losses, self.live_ratios, self.pins, note)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = self.ui._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = repr(self)
-        # Where no kernel runs (GitHub, nbviewer, exported HTML) the picture still shows.
+        """The widget view, its text form and a picture for where no kernel runs (GitHub, nbviewer, HTML export).
+
+        Written out rather than asked of the widget: ipywidgets 7 (Colab) widgets have no ``_repr_mimebundle_``.
+        """
         png = stack_pngs([self.figure.renderer.canvas, self.training_figure.canvas])
-        bundle["image/png"] = base64.b64encode(png).decode("ascii")
-        return bundle
+        view = {"version_major": 2, "version_minor": 0, "model_id": self.ui.model_id}
+        return {"application/vnd.jupyter.widget-view+json": view, "text/plain": repr(self),
+                "image/png": base64.b64encode(png).decode("ascii")}
 
     def __repr__(self) -> str:
         return (f"InitExplorer(scale={self.scale.value:.3g}, activation={self.activation.value!r}, "

@@ -79,7 +79,7 @@ def paint_grid(canvas: FigureCanvasAgg, ax: Axes, rgb: np.ndarray) -> None:
 class BlitRenderer:
     """Draws ``fig``: static parts once per key (cached), then the ``dynamic`` artists over them."""
 
-    def __init__(self, fig: Figure, dynamic: Sequence[Artist], palette: Image.Image, cache_size: int = 12) -> None:
+    def __init__(self, fig: Figure, dynamic: Sequence[Artist], palette: Image.Image, cache_size: int = 6) -> None:
         self.fig, self.dynamic, self.palette = fig, list(dynamic), palette
         self.canvas = FigureCanvasAgg(fig)
         self.cache_size = cache_size
@@ -87,8 +87,12 @@ class BlitRenderer:
         for artist in self.dynamic:
             artist.set_animated(True)  # a full draw leaves them out: they are painted by render()
 
-    def render(self, key: Hashable, grids: Sequence[tuple[Axes, np.ndarray]] = ()) -> bytes:
-        """Paint the figure for the static state ``key``, plus each (axes, colour grid), and return PNG bytes."""
+    def render(self, key: Hashable, grids: Sequence[tuple[Axes, np.ndarray]] = (),
+               on_top: Sequence[Artist] = ()) -> bytes:
+        """Paint the figure for the static state ``key``, each (axes, colour grid), and return PNG bytes.
+
+        ``on_top``: static artists painted once more over the dynamic ones (a pinned curve under the live one).
+        """
         if key in self._backgrounds:
             self._backgrounds.move_to_end(key)
             self.canvas.restore_region(self._backgrounds[key])
@@ -102,5 +106,7 @@ class BlitRenderer:
                 self.fig.draw_artist(artist)
         for ax, rgb in grids:
             paint_grid(self.canvas, ax, rgb)
+        for artist in on_top:
+            self.fig.draw_artist(artist)
         return encode_png(self.canvas, self.palette)
 
