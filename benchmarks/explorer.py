@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from course_utils import InitExplorer, init_explorer, layer_distributions, layer_stats  # noqa: E402
-from course_utils.explorer.stats import stack_stats  # noqa: E402
+from course_utils.diagnosis import stack_stats  # noqa: E402
 
 STEP = 0.01  # the slider's step in log10 units
 PRESETS = {"Xavier, linear": ("linear", 0.1), "Kaiming, ReLU": ("relu", math.sqrt(2 / 100)),

@@ -69,3 +69,9 @@ def resolve_scale(scale: float | str, width: int) -> float:
     if not math.isfinite(scale) or scale < 0:
         raise ValueError(f"scale must be a finite number >= 0, got {scale}")
     return float(scale)
+
+
+def needed_scale(activation: str, width: int) -> tuple[str, float]:
+    """The scale that keeps a deep stack of this activation stable: its formula for this width, and its value."""
+    name = ACTIVATIONS[activation].scale
+    return SCALE_FORMULAS[name].replace("fan_in", str(width)), SCALES[name](width)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .activations import ACTIVATIONS
-from .initialization import stack_values
+from .initialization import per_layer_std, stack_values
 
 SATURATED = 0.99   # a tanh unit with |a| above this passes less than 2% of its gradient back (slope 1 - a**2)
 MAJORITY = 0.5     # more than this share of saturated or dead units at a layer is a problem
@@ -152,3 +152,29 @@ def diagnose(act_stds: Tensor, grad_stds: Tensor, saturated: Tensor, dead: Tenso
         return Verdict(state, layer, f"gradient std left {limit} its value at the last layer")
     return Verdict("healthy", None, f"both stds stay within {limit} their starting value; "
                                     f"at most {MAJORITY:.0%} of units saturated (|a| > {SATURATED}) or dead")
+
+
+@dataclass(frozen=True)
+class StackStats:
+    """Everything the explorer shows about one setting: stds, histograms and unit shares per layer."""
+
+    act_stds: Tensor
+    grad_stds: Tensor
+    act_shares: Tensor   # (depth, bins) share of units per bin; edges in act_edges
+    grad_shares: Tensor
+    act_edges: Tensor
+    grad_edges: Tensor
+    saturated: Tensor    # (depth,) share of activations with |a| > diagnosis.SATURATED (zeros unless tanh)
+    dead: Tensor         # (depth,) share of units that are 0 for every example (zeros unless ReLU)
+
+
+@functools.lru_cache(maxsize=256)  # a few kB each: a step back or a preset seen before costs nothing
+def stack_stats(scale: float, activation: str, depth: int, width: int, batch: int, seed: int) -> StackStats:
+    """Run the stack once (``stack_values``) and measure it: the same numbers as ``layer_stats`` and friends."""
+    acts, grads = stack_values(scale, depth, width, batch, activation, seed)
+    act_edges, grad_edges = bin_edges(activation), bin_edges(activation, "gradients")
+    none = torch.zeros(depth)
+    return StackStats(per_layer_std(acts), per_layer_std(grads), shares(acts, act_edges),
+                      shares(grads, grad_edges), act_edges, grad_edges,
+                      saturated_share(acts) if is_bounded(activation) else none,
+                      dead_share(acts) if zeroes_negatives(activation) else none)

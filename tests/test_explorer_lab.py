@@ -18,9 +18,9 @@ from course_utils.diagnosis import (
     dead_share,
     diagnose,
     saturated_share,
+    stack_stats,
 )
 from course_utils.explorer.figures import PIN_COLORS, WIDTH_PX
-from course_utils.explorer.stats import stack_stats
 from course_utils.explorer.training import MAX_DEPTH, StackTraining
 from course_utils.initialization import stack_values
 
@@ -230,6 +230,8 @@ def test_train_button_runs_in_slices_and_a_control_change_cancels_it(explorer):
 
     asyncio.run(click_and_wait())
     assert explorer.live_losses.shape == (40,) and explorer.progress.value == explorer.progress.max
+
+    explorer.steps.value = 2000  # far more than one slice of 0.1 s can run, on any machine
 
     async def click_then_move():
         explorer.train_button.click()

@@ -18,10 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 from torch import Tensor
 
-from ..diagnosis import LOG_RANGE
+from ..diagnosis import LOG_RANGE, StackStats
 from ..initialization import first_broken_layer
 from .rendering import BlitRenderer, encode_png, fixed_palette
-from .stats import StackStats
 from .training import HEALTHY_RATIO
 
 LIVE = "#0072B2"                                  # Okabe-Ito blue

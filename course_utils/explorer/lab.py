@@ -1,8 +1,8 @@
 """The initialization lab: controls -> numbers -> plot, plus pins to compare settings and a short training.
 
-The controls choose a setting (weight scale, activation, depth, width, seed). ``stack_stats`` runs the
-deep random stack once for it (``initialization.run_stack``, on ``batch`` examples: 64 keeps a change
-quick) and keeps the numbers, so a setting seen before costs nothing. The figures show those numbers
+The controls choose a setting (weight scale, activation, depth, width, seed). ``diagnosis.stack_stats``
+runs the deep random stack once for it (``initialization.run_stack``, on ``batch`` examples: 64 keeps a
+change quick) and keeps the numbers, so a setting seen before costs nothing. The figures show those numbers
 and the readout says in words what they show. Machinery sits beside this module: ``controls`` (the
 scale slider, training in slices), ``figures`` and ``rendering`` (the pictures, redrawn fast),
 ``training`` (the stack's SGD).
@@ -18,13 +18,12 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from ..activations import ACTIVATIONS, SCALE_FORMULAS, SCALES, resolve_scale
-from ..diagnosis import MAJORITY, RUNAWAY, SATURATED, Verdict, diagnose, is_bounded, zeroes_negatives
+from ..activations import ACTIVATIONS, SCALE_FORMULAS, SCALES, needed_scale, resolve_scale
+from ..diagnosis import MAJORITY, RUNAWAY, SATURATED, Verdict, diagnose, is_bounded, stack_stats, zeroes_negatives
 from ..initialization import check_stack_args, describe_fate
 from .controls import ScaleSlider, SlicedTask
 from .figures import PIN_COLORS, PIN_STYLES, WIDTH_PX, Pin, StackFigure, TrainingFigure
 from .rendering import stack_pngs
-from .stats import stack_stats
 from .training import HEALTHY_RATIO, LEARNING_RATE, MAX_DEPTH, StackTraining
 
 SCALE_RANGE = (1e-3, 10.0)
@@ -39,17 +38,6 @@ HELP = (f"<small>Verdict rules: <i>exploding</i> or <i>vanishing</i> when a std 
         f"<b>train</b> runs full-batch SGD (lr {LEARNING_RATE}) on synthetic regression data with this "
         f"initialization (at most {MAX_DEPTH} layers) for the live setting and every pin without a loss curve; "
         f"a log10 update-to-data ratio near {HEALTHY_RATIO:g} is the usual healthy level.</small>")
-
-
-def scale_formula(name: str) -> str:
-    """The formula of a scale in ``SCALES`` as text, such as ``"sqrt(2/fan_in)"``."""
-    return SCALE_FORMULAS[name]
-
-
-def needed_scale(activation: str, width: int) -> tuple[str, float]:
-    """The scale that keeps the std near 1 for this activation, as a formula for this width and as a number."""
-    name = ACTIVATIONS[activation].scale
-    return scale_formula(name).replace("fan_in", str(width)), SCALES[name](width)
 
 
 def share_words(share: torch.Tensor, what: str) -> str:
@@ -98,7 +86,7 @@ class InitExplorer:
                                            layout=widgets.Layout(width="160px"))
         self.presets = {"unscaled 1.0": lambda: 1.0, "0.01": lambda: 0.01}
         for name, fn in SCALES.items():
-            label = f"{name.capitalize()} {scale_formula(name).replace('fan_in', 'width')}"
+            label = f"{name.capitalize()} {SCALE_FORMULAS[name].replace('fan_in', 'width')}"
             self.presets[label] = lambda fn=fn: fn(self.width.value)
         self.preset_buttons = [self._button(name, lambda value=value: self._set_scale(value()))
                                for name, value in self.presets.items()]
