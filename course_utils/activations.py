@@ -14,16 +14,24 @@ import torch
 from torch import Tensor
 
 
+def check_fan_in(fan_in: int) -> None:
+    """A layer's number of inputs must be a whole number of at least 1: say so, instead of a ZeroDivisionError."""
+    if isinstance(fan_in, bool) or not isinstance(fan_in, int) or fan_in < 1:
+        raise ValueError(f"fan_in (the layer's number of inputs) must be a whole number >= 1, got {fan_in!r}")
+
+
 def xavier_scale(fan_in: int) -> float:
     """1/sqrt(fan_in): keeps the mean square of a linear layer's output equal to its input's.
 
     Glorot and Bengio average fan-in and fan-out; for the square layers used here both are equal.
     """
+    check_fan_in(fan_in)
     return 1 / math.sqrt(fan_in)
 
 
 def kaiming_scale(fan_in: int) -> float:
     """sqrt(2/fan_in): ReLU zeroes half of its inputs and so halves the mean square; the 2 gives it back."""
+    check_fan_in(fan_in)
     return math.sqrt(2 / fan_in)
 
 

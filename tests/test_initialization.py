@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from course_utils import ACTIVATIONS, Activation, layer_stats, layer_stds, resolve_scale
+from course_utils import (
+    ACTIVATIONS,
+    Activation,
+    kaiming_scale,
+    layer_stats,
+    layer_stds,
+    reproducible,
+    resolve_scale,
+    xavier_scale,
+)
 from course_utils.initialization import (
     first_broken_layer,
     random_stack,
@@ -146,3 +155,16 @@ def test_a_new_activation_is_one_record_in_the_table(monkeypatch):
 
     stable_acts, stable_grads = layer_stats("kaiming", activation="leaky_relu")
     assert 0.1 < stable_acts[-1] < 10 and 0.1 < stable_grads[0] < 10
+
+
+@pytest.mark.parametrize("call", [lambda: xavier_scale(0), lambda: xavier_scale(-4), lambda: kaiming_scale(2.5),
+                                  lambda: resolve_scale("kaiming", 0)])
+def test_a_scale_for_no_inputs_names_fan_in(call):
+    with pytest.raises(ValueError, match="fan_in"):
+        call()
+
+
+@pytest.mark.parametrize("seed", [1.5, -1, "0"])
+def test_reproducible_takes_whole_seeds_only(seed):
+    with pytest.raises(ValueError, match="seed"):
+        reproducible(seed)
