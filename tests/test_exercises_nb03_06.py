@@ -8,8 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import exercises
-from course_utils.exercises import EXERCISES, check_exercise
+from course_utils.exercises import EXERCISES, check_exercise, core
 from course_utils.layers import LayerFunction, Lin
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -18,9 +17,9 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 @pytest.fixture(autouse=True)
 def fresh_session():
     """Every test starts as a new notebook session: no failed tries remembered."""
-    exercises._failed_tries.clear()
+    core.failed_tries.clear()
     yield
-    exercises._failed_tries.clear()
+    core.failed_tries.clear()
 
 
 def misses(answer, name):
