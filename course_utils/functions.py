@@ -10,28 +10,37 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .shapes import check_bias, check_fits, check_has_g, check_pair, check_relu_order
+from .shapes import check_bias, check_fits, check_has_g, check_pair, check_relu_order, check_tensors
 
 
 def lin(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     """Affine layer ``x @ w + b`` for a batch ``x`` (N, n_in), weights ``w`` (n_in, n_out) and a bias ``b`` (n_out,)."""
+    check_tensors("lin", x=x, w=w, b=b)
     check_bias(w, b, "lin")
     return x @ w + b
 
 
 def relu(x: Tensor) -> Tensor:
     """Rectified linear unit: negative entries become 0, the rest pass unchanged."""
+    check_tensors("relu", x=x)
     return x.clamp_min(0.0)
+
+
+def relu_mask(x: Tensor) -> Tensor:
+    """ReLU's slope at ``x``: 1 where ``x > 0``, 0 elsewhere (at 0 too), in ``x``'s dtype."""
+    return (x > 0).to(x.dtype)
 
 
 def mse(out: Tensor, targ: Tensor) -> Tensor:
     """Mean squared error of predictions (N, 1) or (N,) against targets (N,) or (N, 1)."""
+    check_tensors("mse", out=out, targ=targ)
     check_pair(out, targ, "mse")
     return (out.squeeze(-1) - targ.squeeze(-1)).pow(2).mean()
 
 
 def mse_grad(inp: Tensor, targ: Tensor) -> None:
     """Store d(mse)/d(inp) in ``inp.g``, shaped like ``inp``."""
+    check_tensors("mse_grad", inp=inp, targ=targ)
     check_pair(inp, targ, "mse_grad")
     diff = inp.squeeze(-1) - targ.squeeze(-1)
     inp.g = (2 * diff / inp.shape[0]).reshape(inp.shape)
@@ -39,9 +48,10 @@ def mse_grad(inp: Tensor, targ: Tensor) -> None:
 
 def relu_grad(inp: Tensor, out: Tensor) -> None:
     """Store d(loss)/d(inp) in ``inp.g`` from ``out.g``: the gradient passes only where ``inp > 0``."""
+    check_tensors("relu_grad", inp=inp, out=out)
     check_has_g(out, "relu_grad")
     check_relu_order(inp, out)
-    inp.g = (inp > 0).float() * out.g
+    inp.g = relu_mask(inp) * out.g
 
 
 def lin_grad(inp: Tensor, out: Tensor, w: Tensor, b: Tensor, input_grad: bool = True) -> None:
@@ -50,8 +60,10 @@ def lin_grad(inp: Tensor, out: Tensor, w: Tensor, b: Tensor, input_grad: bool = 
     Nothing needs the gradient of the data a network is fed, so training passes ``input_grad=False``
     for the first layer: autograd skips it in the same way for tensors that do not require grad.
     """
+    check_tensors("lin_grad", inp=inp, out=out, w=w, b=b)
     check_has_g(out, "lin_grad")
     check_fits(inp, w, "lin_grad")
+    check_bias(w, b, "lin_grad")
     if input_grad:
         inp.g = out.g @ w.t()
     w.g = inp.t() @ out.g

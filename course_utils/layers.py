@@ -1,13 +1,15 @@
 """The same network as layer objects: each one remembers its inputs so ``backward()`` needs no arguments.
 
-Each layer writes out its own formulas, the same lines as ``functions.py``, so the two read alike.
+The formulas have one home, ``functions.py``: each layer here pairs a function of notebook 3 with its gradient.
+Notebook 4's own layers write the formulas out, and the exercises check those.
 """
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from .shapes import check_bias, check_has_g, check_pair
+from .functions import lin, lin_grad, mse, mse_grad, relu, relu_grad
+from .shapes import check_bias, check_has_g
 
 
 class LayerFunction:
@@ -46,11 +48,11 @@ class Relu(LayerFunction):
 
     def forward(self, inp: Tensor) -> Tensor:
         """Clamp negatives to zero."""
-        return inp.clamp_min(0.0)
+        return relu(inp)
 
     def bwd(self, out: Tensor, inp: Tensor) -> None:
         """The gradient flows where the input was positive."""
-        inp.g = (inp > 0).float() * out.g
+        relu_grad(inp, out)
 
 
 class Lin(LayerFunction):
@@ -66,14 +68,11 @@ class Lin(LayerFunction):
 
     def forward(self, inp: Tensor) -> Tensor:
         """``inp @ w + b``."""
-        return inp @ self.w + self.b
+        return lin(inp, self.w, self.b)
 
     def bwd(self, out: Tensor, inp: Tensor) -> None:
         """Gradients for the input (if wanted), the weight and the bias."""
-        if self.input_grad:
-            inp.g = out.g @ self.w.t()
-        self.w.g = inp.t() @ out.g
-        self.b.g = out.g.sum(0)
+        lin_grad(inp, out, self.w, self.b, self.input_grad)
 
 
 class Mse(LayerFunction):
@@ -83,13 +82,11 @@ class Mse(LayerFunction):
 
     def forward(self, inp: Tensor, targ: Tensor) -> Tensor:
         """The loss."""
-        check_pair(inp, targ, "Mse")
-        return (inp.squeeze(-1) - targ.squeeze(-1)).pow(2).mean()
+        return mse(inp, targ)
 
     def bwd(self, out: Tensor, inp: Tensor, targ: Tensor) -> None:
         """Gradient of the loss with respect to the predictions, shaped like them."""
-        diff = inp.squeeze(-1) - targ.squeeze(-1)
-        inp.g = (2 * diff / inp.shape[0]).reshape(inp.shape)
+        mse_grad(inp, targ)
 
 
 class Model:

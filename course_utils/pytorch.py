@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from .activations import kaiming_scale
-from .functions import mse
+from .functions import lin, mse, relu, relu_mask
 
 
 class MyRelu(torch.autograd.Function):
@@ -16,13 +16,13 @@ class MyRelu(torch.autograd.Function):
     def forward(ctx, inp: Tensor) -> Tensor:  # type: ignore[override]
         """Save the input (the backward needs its sign) and clamp it."""
         ctx.save_for_backward(inp)
-        return inp.clamp_min(0.0)
+        return relu(inp)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> Tensor:  # type: ignore[override]
         """Pass the incoming gradient through where the input was positive."""
         (inp,) = ctx.saved_tensors
-        return grad_output * (inp > 0).float()
+        return grad_output * relu_mask(inp)
 
 
 class LinearLayer(nn.Module):
@@ -35,7 +35,7 @@ class LinearLayer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``x @ weight.T + bias``; PyTorch stores weights as (n_out, n_in), hence the transpose."""
-        return x @ self.weight.t() + self.bias
+        return lin(x, self.weight.t(), self.bias)
 
 
 class Module(nn.Module):

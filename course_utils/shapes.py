@@ -8,6 +8,13 @@ from __future__ import annotations
 from torch import Tensor
 
 
+def check_tensors(where: str, **named: object) -> None:
+    """``None`` (or a number) where a tensor belongs fails later as an AttributeError that names no argument."""
+    for name, value in named.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{where}: {name} is {'None' if value is None else type(value).__name__}, not a tensor")
+
+
 def check_bias(w: Tensor, b: Tensor, where: str) -> None:
     """A bias of any shape but (n_out,) would broadcast into a different sum instead of raising."""
     if tuple(b.shape) != (w.shape[-1],):
@@ -26,10 +33,17 @@ def check_has_g(out: Tensor, where: str) -> None:
     """A backward step reads ``out.g``, which only the step after it in the forward pass can have set."""
     if getattr(out, "g", None) is None:
         raise RuntimeError(f"{where}: out.g is missing; run the backward step of the layer after this one first")
+    if out.g.shape != out.shape:
+        # A (N, 1) gradient for a (N, H) output would broadcast into every column instead of raising.
+        raise ValueError(f"{where}: out.g has shape {tuple(out.g.shape)} but out has shape {tuple(out.shape)}; "
+                         "a gradient has the shape of its tensor")
 
 
 def check_relu_order(inp: Tensor, out: Tensor) -> None:
-    """ReLU's output is never negative, so a negative ``out`` means ``inp`` and ``out`` were swapped."""
+    """ReLU keeps the shape and is never negative: anything else means ``out`` is not ``relu(inp)``."""
+    if inp.shape != out.shape:
+        raise ValueError(f"relu_grad: inp {tuple(inp.shape)} and out {tuple(out.shape)} differ in shape, but relu "
+                         "keeps the shape; pass relu's input and its output")
     if bool((out < 0).any()):
         raise ValueError(f"relu_grad: out {tuple(out.shape)} has negative entries, so it is not relu's output; "
                          "the order is relu_grad(inp, out)")

@@ -1,13 +1,14 @@
-"""Training the hand-written model: synthetic data, a plain SGD step over ``.g``, and matched training loops."""
+"""Training: synthetic data, a plain SGD step over ``.g``, and the course's three training loops (the hand-written
+model with ``sgd_step``, autograd stepped by hand, ``torch.optim.SGD``), each written once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .activations import kaiming_scale
-from .layers import Model
-from .pytorch import TwoLayerNet
 
 
 def toy_problem(seed: int = 0, n: int = 200, n_in: int = 100, n_hidden: int = 50,
@@ -69,26 +70,41 @@ def init_params(n_in: int, n_hidden: int, seed: int = 0) -> tuple[Tensor, Tensor
     return kaiming_params(n_in, n_hidden, torch.Generator().manual_seed(seed))
 
 
-def train_by_hand(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, steps: int) -> Tensor:
-    """Full-batch SGD of the hand-written ``Model`` on copies of ``params``; return the loss before each step."""
-    model = Model(*(p.clone() for p in params))
-    losses = torch.empty(steps)
-    for step in range(steps):
-        losses[step] = model(x, y)
+def train_model(model: Any, x: Tensor, y: Tensor, lr: float, steps: int) -> list[float]:
+    """Full-batch training of a hand-written model (``Model``): forward, ``backward()``, ``sgd_step``; the losses."""
+    losses = []
+    for _ in range(steps):
+        loss = model(x, y)
         model.backward()
         sgd_step(model.parameters(), lr)
+        losses.append(loss.item())
     return losses
 
 
-def train_with_torch(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, steps: int) -> Tensor:
-    """The same training with ``TwoLayerNet``, ``loss.backward()`` and ``torch.optim.SGD``; return the losses."""
-    net = TwoLayerNet.from_weights(*params)
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
-    losses = torch.empty(steps)
-    for step in range(steps):
+def train_autograd(net: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int, zero: bool = True) -> list[float]:
+    """The same loop on an ``nn.Module``: autograd fills ``.grad``, the step and (unless ``zero=False``) the zeroing
+    are written by hand. Without the zeroing every ``backward()`` adds to the gradients of the steps before."""
+    losses = []
+    for _ in range(steps):
         loss = net(x, y)
-        losses[step] = loss.detach()
+        loss.backward()
+        with torch.no_grad():
+            for p in net.parameters():
+                p -= lr * p.grad
+                if zero:
+                    p.grad.zero_()
+        losses.append(loss.item())
+    return losses
+
+
+def train_optim(net: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int) -> list[float]:
+    """The same loop with ``torch.optim.SGD`` doing the step and the zeroing; the losses."""
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = net(x, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        losses.append(loss.item())
     return losses

@@ -6,16 +6,17 @@ import sys
 import pytest
 import torch
 
-from course_utils import exercises
-from course_utils.exercises import EXERCISES, Case, Exercise, check_exercise
+from course_utils.exercises import EXERCISES, check_exercise, core
+from course_utils.exercises.compare import fmt
+from course_utils.exercises.core import Case, Exercise
 
 
 @pytest.fixture(autouse=True)
 def fresh_session():
     """Every test starts as a new notebook session: no failed tries remembered."""
-    exercises._failed_tries.clear()
+    core.failed_tries.clear()
     yield
-    exercises._failed_tries.clear()
+    core.failed_tries.clear()
 
 
 def functions():
@@ -192,7 +193,7 @@ def test_no_hint_gives_the_reference_away(name):
     ex = EXERCISES[name]
     answer = ex.solution()
     if ex.kind == "predict":
-        assert exercises.fmt(answer) not in ex.hint
+        assert fmt(answer) not in ex.hint
         return
     body = inspect.getsource(answer).splitlines()[1:]
     code = [line.strip() for line in body if not line.strip().startswith(('"' * 3, "#"))]

@@ -8,9 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import exercises
-from course_utils.exercises import EXERCISES, check_exercise
-from course_utils.layers import LayerFunction, Lin
+from course_utils.exercises import EXERCISES, check_exercise, core
+from course_utils.layers import LayerFunction, Lin, Mse, Relu
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -18,9 +17,9 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 @pytest.fixture(autouse=True)
 def fresh_session():
     """Every test starts as a new notebook session: no failed tries remembered."""
-    exercises._failed_tries.clear()
+    core.failed_tries.clear()
     yield
-    exercises._failed_tries.clear()
+    core.failed_tries.clear()
 
 
 def misses(answer, name):
@@ -104,8 +103,14 @@ class HelperRelu(LayerFunction):
         relu_grad(inp, out)
 
 
-class ChapterLin(Lin):
+class ChapterLin(LayerFunction):
     """The reference chapter's slip: the weight's gradient comes from self.out.g, not from the out argument."""
+
+    def __init__(self, weight, bias):
+        self.w, self.b = weight, bias
+
+    def forward(self, x):
+        return self.b + x @ self.w
 
     def bwd(self, out, inp):
         inp.g = out.g @ self.w.t()
@@ -123,6 +128,14 @@ class BroadcastMse(LayerFunction):
 
 def test_a_layer_that_calls_notebook_3_functions_breaks_the_formulas_rule():
     assert "relu_grad" in misses(HelperRelu, "relu_layer")
+
+
+@pytest.mark.parametrize("name, layer", [("relu_layer", Relu), ("lin_layer", Lin), ("mse_layer", Mse)])
+def test_the_package_layers_delegate_but_a_class_inheriting_that_breaks_the_formulas_rule(name, layer):
+    """The package's layers call functions.py (one home per formula); a student's class is still held to formulas."""
+    assert check_exercise(name, layer, verbose=False)
+    inherited = type("Mine", (layer,), {})
+    assert "the code calls" in misses(inherited, name)
 
 
 def test_a_lin_whose_bwd_reads_self_out_fails_only_the_argument_case():
@@ -413,7 +426,6 @@ def test_own_model_of_right_layers_trains_and_a_wrong_bias_gradient_does_not():
 
 def test_own_model_still_on_the_package_layers_is_not_an_answer_yet():
     """The handed-out cell keeps course_utils' layers until the student pastes theirs; those must not pass."""
-    from course_utils.layers import Lin, Mse, Relu
 
     class Model:
         def __init__(self, layers, loss):

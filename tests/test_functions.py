@@ -148,3 +148,37 @@ def test_relu_grad_with_its_arguments_swapped():
     l1.g, l2.g = torch.ones(2, 2), torch.full((2, 2), 5.0)  # l1.g left over from an earlier step
     with pytest.raises(ValueError, match=r"out \(2, 2\) has negative entries"):
         relu_grad(l2, l1)
+
+
+class TestSilentMistakesRaise:
+    def test_relu_grad_with_an_out_g_of_the_wrong_shape_names_both(self):
+        inp = torch.randn(4, 3)
+        out = relu(inp)
+        out.g = torch.ones(4, 1)  # would broadcast over the three columns of inp.g
+        with pytest.raises(ValueError, match=r"out\.g.*\(4, 1\).*\(4, 3\)"):
+            relu_grad(inp, out)
+
+    def test_relu_grad_with_an_out_of_another_shape_names_both(self):
+        out = relu(torch.randn(4, 1))
+        out.g = torch.ones(4, 1)
+        with pytest.raises(ValueError, match=r"inp \(4, 3\).*out \(4, 1\)"):
+            relu_grad(torch.randn(4, 3), out)
+
+    def test_lin_grad_with_a_bias_that_does_not_fit_w_names_both(self):
+        inp, w, b = torch.randn(5, 3), torch.randn(3, 2), torch.randn(2)
+        out = lin(inp, w, b)
+        out.g = torch.ones_like(out)
+        with pytest.raises(ValueError, match=r"lin_grad.*\(7,\).*\(3, 2\)"):
+            lin_grad(inp, out, w, torch.randn(7))  # b.g would come out (2,) for a (7,) bias
+
+    @pytest.mark.parametrize("call, names", [
+        (lambda: lin(torch.zeros(2, 3), torch.zeros(3, 1), None), "lin: b is None"),
+        (lambda: lin(None, torch.zeros(3, 1), torch.zeros(1)), "lin: x is None"),
+        (lambda: relu(None), "relu: x is None"),
+        (lambda: relu([1.0, -1.0]), "relu: x is list"),
+        (lambda: mse(torch.zeros(2, 1), None), "mse: targ is None"),
+        (lambda: mse_grad(None, torch.zeros(2)), "mse_grad: inp is None"),
+    ])
+    def test_a_missing_tensor_is_a_type_error_that_names_the_argument(self, call, names):
+        with pytest.raises(TypeError, match=re.escape(names)):
+            call()

@@ -85,7 +85,7 @@ def test_every_notebook_is_copied_without_outputs_and_with_the_package(copies, k
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
-    assert (target / "course_utils" / "exercises.py").is_file()
+    assert (target / "course_utils" / "exercises" / "nb07.py").is_file()   # the subpackages come along
     assert "pip install -r requirements.txt" in (target / "README.md").read_text()
     assert "torch==" in (target / "requirements.txt").read_text()
 

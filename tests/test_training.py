@@ -5,14 +5,15 @@ import math
 import pytest
 import torch
 
-from course_utils import toy_problem
+from course_utils import Model, TwoLayerNet, toy_problem
 from course_utils.training import (
     init_params,
     make_regression,
     regression_direction,
     sgd_step,
-    train_by_hand,
-    train_with_torch,
+    train_autograd,
+    train_model,
+    train_optim,
 )
 
 
@@ -49,15 +50,24 @@ def test_sgd_step_explains_missing_or_wrong_gradients():
         sgd_step([p], lr=0.0)
 
 
-def test_hand_training_learns_and_matches_pytorch():
+def test_the_three_loops_learn_and_track_each_other_step_for_step():
     x, y = make_regression(n=128, n_in=4, seed=0)
     params = init_params(4, 16, seed=0)
     originals = [p.clone() for p in params]
-    hand = train_by_hand(params, x, y, lr=0.05, steps=300)
-    auto = train_with_torch(params, x, y, lr=0.05, steps=300)
+    hand = torch.tensor(train_model(Model(*(p.clone() for p in params)), x, y, lr=0.05, steps=300))
+    by_hand_step = torch.tensor(train_autograd(TwoLayerNet.from_weights(*params), x, y, lr=0.05, steps=300))
+    auto = torch.tensor(train_optim(TwoLayerNet.from_weights(*params), x, y, lr=0.05, steps=300))
     assert hand[-1] < 0.25 * hand[0]
-    assert (hand - auto).abs().max() < 1e-5
+    assert (hand - auto).abs().max() < 1e-5 and (by_hand_step - auto).abs().max() < 1e-5
     assert all(torch.equal(a, b) for a, b in zip(params, originals)), "training must not modify its inputs"
+
+
+def test_train_autograd_without_zeroing_adds_up_the_gradients():
+    x, y = make_regression(n=32, n_in=3, seed=1)
+    params = init_params(3, 8, seed=1)
+    zeroed = train_autograd(TwoLayerNet.from_weights(*params), x, y, lr=0.05, steps=5)
+    summed = train_autograd(TwoLayerNet.from_weights(*params), x, y, lr=0.05, steps=5, zero=False)
+    assert zeroed[:2] == summed[:2] and zeroed[2:] != summed[2:]   # the second step is the first that differs
 
 
 def test_toy_problem_is_the_setup_a_notebook_writes_by_hand():

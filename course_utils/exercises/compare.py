@@ -1,0 +1,264 @@
+"""How an answer is judged: comparisons of a result with the expected one, and rules about how the code is written.
+
+A comparison takes ``(got, expected)`` and returns ``None`` when the answer is right, else a sentence saying what
+differs. A source rule is a comparison of the function's code (``got`` is its source) marked with ``source_rule``,
+so that the checker can leave it out while the function is not written yet.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import math
+import textwrap
+import tokenize
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+Compare = Callable[[Any, Any], "str | None"]   # (answer, expected) -> None when right, else what differs
+
+BROADCAST_HINT = ("this is the (N, 1) minus (N,) broadcast: the two shapes stretch to (N, N) and every "
+                  "prediction meets every target; the size-1 axis has to go before the subtraction")
+
+
+def _num(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def fmt(value: Any) -> str:
+    """A value as feedback shows it: numbers with 4 significant digits, big tensors by their shape."""
+    if isinstance(value, Tensor):
+        if value.dim() == 0:
+            return _num(value.item())
+        if value.numel() <= 6:
+            return f"tensor {fmt(value.tolist())} (shape {tuple(value.shape)})"
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int | float):
+        return _num(value)
+    if isinstance(value, list | tuple) and len(value) <= 6:
+        inner = ", ".join(fmt(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return repr(value)
+
+
+# --- comparisons of results ------------------------------------------------------------------------------
+
+def close(got: Any, expected: Any) -> str | None:
+    """Tensors: same shape, compatible dtype, values within 1e-4; a plain number is fine where one is expected."""
+    if isinstance(got, int | float) and not isinstance(got, bool) and expected.numel() == 1:
+        got = torch.tensor(float(got))
+        if expected.dim() > 0:
+            return f"returned the number {fmt(got)}; expected a tensor of shape {tuple(expected.shape)}"
+    if not isinstance(got, Tensor):
+        return f"returned {type(got).__name__}, expected a tensor of shape {tuple(expected.shape)}"
+    if got.shape != expected.shape:
+        n = expected.shape[0] if expected.dim() else 0
+        if n > 1 and tuple(got.shape) == (n, n) and tuple(expected.shape) in ((n,), (n, 1)):
+            return f"returned shape {tuple(got.shape)}; expected {tuple(expected.shape)}: {BROADCAST_HINT}"
+        return f"returned shape {tuple(got.shape)}; expected shape {tuple(expected.shape)}"
+    if not torch.allclose(got.double(), expected.double(), rtol=1e-4, atol=1e-5):
+        if expected.dim() == 0:
+            return f"returned {fmt(got)}; expected {fmt(expected)}"
+        diff = (got.double() - expected.double()).abs()
+        where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+        return (f"the shape {tuple(got.shape)} is right but the values differ: at {list(where)} it gives "
+                f"{_num(got[where].item())} instead of {_num(expected[where].item())}")
+    if got.dtype != expected.dtype and not (got.is_floating_point() and expected.is_floating_point()):
+        return f"the values are right but the dtype is {got.dtype}; expected {expected.dtype}"
+    return None
+
+
+def tensor_close(got: Any, expected: Tensor) -> str | None:
+    """Like ``close``, but a plain number is refused: for an answer whose tensor methods later cells use."""
+    if isinstance(got, int | float) and not isinstance(got, bool):
+        return (f"returned the Python {type(got).__name__} {fmt(got)}; return the tensor itself "
+                "(without .item()): the cells below call tensor methods on it")
+    return close(got, expected)
+
+
+def number(got: Any, expected: float) -> str | None:
+    """A number within 1e-4 of ``expected``: a Python ``float`` or ``int``, or a tensor holding one value."""
+    if isinstance(got, Tensor) and got.numel() == 1:
+        got = got.item()
+    return plain_number(got, expected)
+
+
+def plain_number(got: Any, expected: float) -> str | None:
+    """A Python ``float`` or ``int`` (not a tensor) within 1e-4 of ``expected``."""
+    if isinstance(got, Tensor):
+        return f"returned a tensor holding {fmt(got)}; expected a plain Python number, not a tensor"
+    if isinstance(got, bool) or not isinstance(got, int | float):
+        return f"returned {type(got).__name__}; expected a plain Python number"
+    if not math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-5):
+        return f"returned {fmt(got)}; expected {fmt(expected)}"
+    return None
+
+
+def same_bool(got: Any, expected: bool) -> str | None:
+    """``True`` or ``False``, as a Python bool or a one-element tensor."""
+    if isinstance(got, Tensor) and got.numel() == 1:
+        got = bool(got)
+    if not isinstance(got, bool):
+        return f"returned {fmt(got)}; expected a bool ({expected})"
+    return None if got is expected else f"returned {got}; expected {expected}"
+
+
+def same_shape(got: Any, expected: tuple[int, ...]) -> str | None:
+    """A shape, as a tuple, list or ``torch.Size``, equal to ``expected``."""
+    if not isinstance(got, tuple | list):
+        return f"got {fmt(got)}; write the shape as a tuple such as (2, 3)"
+    return None if tuple(got) == tuple(expected) else f"you predicted {tuple(got)}; it is {tuple(expected)}"
+
+
+def within_10x(got: Any, expected: float) -> str | None:
+    """A predicted positive number within a factor of 10 of what the experiment gives."""
+    if isinstance(got, Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, int | float) or not got > 0:
+        return f"got {fmt(got)}; write your prediction as a positive number, such as 1e-3 or 50"
+    if math.isinf(got):
+        return f"you predicted {fmt(got)} (an overflow); the experiment gives {fmt(expected)}, huge but finite"
+    factor = max(got / expected, expected / got)
+    if factor > 10:
+        direction = "too large" if got > expected else "too small"
+        return f"you predicted {fmt(got)}; the experiment gives {fmt(expected)}: {direction} by {factor:.2g}x"
+    return None
+
+
+def floats_lists(got: Any, expected: list[list[float]]) -> str | None:
+    """A list of lists of plain Python numbers, equal to ``expected`` within 1e-4."""
+    if not isinstance(got, list):
+        return f"returned {type(got).__name__}; expected a list of rows, one list of floats per example"
+    if got and not any(isinstance(row, list | tuple) for row in got):
+        return f"returned a flat list of {len(got)} items; expected a list of rows, one list per example"
+    if not all(isinstance(row, list) for row in got):
+        kinds = sorted({type(row).__name__ for row in got if not isinstance(row, list)})
+        return f"the rows are {', '.join(kinds)}; expected each row to be a list"
+    if not all(isinstance(v, int | float) for row in got for v in row):
+        kinds = sorted({type(v).__name__ for row in got for v in row} - {"int", "float"})
+        return f"the rows hold {', '.join(kinds)}; expected plain Python floats"
+    shape, want = (len(got), len(got[0]) if got else 0), (len(expected), len(expected[0]))
+    if shape != want or any(len(row) != want[1] for row in got):
+        return f"returned {shape[0]} rows of {shape[1]}; expected {want[0]} rows of {want[1]}"
+    return close(torch.tensor(got, dtype=torch.float64), torch.tensor(expected, dtype=torch.float64))
+
+
+def each(compare: Compare) -> Compare:
+    """Judge a tuple of answers item by item with ``compare``."""
+    def compare_each(got: Any, expected: tuple[Any, ...]) -> str | None:
+        if not isinstance(got, tuple | list) or len(got) != len(expected):
+            return f"returned {fmt(got)}; expected a tuple of {len(expected)} values"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            problem = compare(g, e)
+            if problem:
+                return f"item {i}: {problem}"
+        return None
+    return compare_each
+
+
+def same_values(got: Any, wrong: Tensor) -> bool:
+    """Does an answer equal a known wrong answer, whatever its dtype?"""
+    return isinstance(got, Tensor) and got.shape == wrong.shape and torch.allclose(got.double(), wrong.double())
+
+
+def named(*names: str, traps: dict[str, tuple[tuple[Tensor, str], ...]] | None = None) -> Compare:
+    """Judge a tuple of tensors one by one, naming the first one that is wrong (and what a known wrong value means)."""
+    def compare(got: tuple[Tensor, ...], expected: tuple[Tensor, ...]) -> str | None:
+        for name, g, e in zip(names, got, expected):
+            problem = close(g, e)
+            if problem:
+                meaning = next((m for wrong, m in (traps or {}).get(name, ()) if same_values(g, wrong)), None)
+                return f"{name}: {problem}" + (f": {meaning}" if meaning else "")
+        return None
+    return compare
+
+
+# --- rules about the code --------------------------------------------------------------------------------
+
+def source_rule(rule: Compare) -> Compare:
+    """Mark a comparison as a rule about the code: the checker skips it while the function is not written."""
+    rule.reads_source = True  # type: ignore[attr-defined]
+    return rule
+
+
+def mentions(*words: str) -> Compare:
+    """A source rule: the code must use one of ``words`` (a name or an operator)."""
+    def rule(source: str, _: Any) -> str | None:
+        return None if set(tokens_of(source)) & set(words) else f"the code does not use {' or '.join(words)}"
+    return source_rule(rule)
+
+
+def avoids(*words: str) -> Compare:
+    """A source rule: the code must not use any of ``words`` (names or operators)."""
+    def rule(source: str, _: Any) -> str | None:
+        found = sorted(set(tokens_of(source)) & set(words))
+        return f"the code uses {', '.join(found)}; this exercise is about doing it without" if found else None
+    return source_rule(rule)
+
+
+def calls(*names: str) -> Compare:
+    """A source rule: the code must call a function or method named one of ``names`` (a mere mention is not enough)."""
+    def rule(source: str, _: Any) -> str | None:
+        called = {name for name, _ in _calls(source)}
+        return None if called & set(names) else f"the code never calls {' or '.join(names)}(...)"
+    return source_rule(rule)
+
+
+def calls_none_of(*names: str) -> Compare:
+    """A source rule: the code must not call any of ``names`` bare (a method or ``torch.`` function is fine)."""
+    def rule(source: str, _: Any) -> str | None:
+        code = tokens_of(source)
+        bare = {name for before, name, after in zip(["", *code], code, [*code[1:], ""])
+                if after == "(" and before not in (".", "def")}
+        found = sorted(bare & set(names))
+        return f"the code calls {', '.join(found)}; write the formula itself here" if found else None
+    return source_rule(rule)
+
+
+def names_the_axis(method: str) -> Compare:
+    """A source rule: ``method`` (such as squeeze) must be told which axis, never called bare."""
+    def rule(source: str, _: Any) -> str | None:
+        bare = any(name == method and n_args == 0 for name, n_args in _calls(source, functions=("torch",)))
+        return (f"the code calls {method}() without an axis: for a batch of one that removes the batch axis too; "
+                "say which axis to remove") if bare else None
+    return source_rule(rule)
+
+
+def _calls(source: str, functions: tuple[str, ...] = ()) -> list[tuple[str, int]]:
+    """Each call in ``source`` as (name, number of arguments); ``module.f(x)`` for a module in ``functions``
+    counts its first argument as the object, like ``x.f()``. Source that does not parse (a lambda cut out of
+    a longer line) falls back to tokens: a name followed by ``(``, with ``()`` counted as 0 and else -1."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        tokens = tokens_of(source)
+        return [(a, 0 if c == ")" else -1) for a, b, c in zip(tokens, tokens[1:], tokens[2:] + [""]) if b == "("]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func, n_args = node.func, len(node.args) + len(node.keywords)
+            if isinstance(func, ast.Name):
+                found.append((func.id, n_args))
+            elif isinstance(func, ast.Attribute):
+                module = isinstance(func.value, ast.Name) and func.value.id in functions
+                found.append((func.attr, n_args - 1 if module else n_args))
+    return found
+
+
+def tokens_of(source: str) -> list[str]:
+    """Names and operators in ``source`` in order, leaving out comments and strings (docstrings too)."""
+    found = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline):
+            if token.type in (tokenize.NAME, tokenize.OP):
+                found.append(token.string)
+    except (tokenize.TokenError, IndentationError):
+        pass  # a lambda cut out of a longer expression can end mid-bracket; the tokens so far are enough
+    return found
