@@ -14,7 +14,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Scratch venvs for checking the other Python versions by hand (not in CI: torch comes from PyPI there).
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
 
-.PHONY: setup setup-test hub-proxy lab voila test lint execute student self-study slides freeze sizes check-pythons clean
+.PHONY: setup setup-test colab-env hub-proxy lab voila test lint execute student self-study slides freeze sizes check-pythons clean
 
 setup: $(COURSE)
 setup-test: $(TESTING)
@@ -27,6 +27,21 @@ $(COURSE): requirements.txt $(SETUP_INPUTS)
 $(TESTING): requirements.txt requirements-test.txt $(SETUP_INPUTS)
 	$(SETUP) requirements.txt requirements-test.txt
 	touch $@ $(COURSE)
+
+# A second venv with Google Colab's widget stack (ipywidgets 7, IPython 7, ipykernel 6) for tests/test_colab_kernel.py:
+# its pins in one step, then course_utils as a plain install, redone whenever the package's files change.
+COLAB_VENV := .venv-colab
+COLAB_PINS := $(COLAB_VENV)/.pins-$(PY_VERSION)
+COLAB_COURSE := $(COLAB_VENV)/.course-$(PY_VERSION)
+colab-env: $(COLAB_COURSE)
+
+$(COLAB_PINS): requirements-colab.txt tools/colab_env.py tools/setup_venv.py
+	$(PYTHON) tools/colab_env.py $(COLAB_VENV) pins
+	touch $@
+
+$(COLAB_COURSE): $(COLAB_PINS) pyproject.toml README.md $(shell find course_utils -type f -not -path '*/__pycache__/*')
+	$(PYTHON) tools/colab_env.py $(COLAB_VENV) course
+	touch $@
 
 # notebook_shim (classic-notebook config support, unused here) reads a deprecated setting and warns on every start.
 # The news pop-up is turned off by binder/overrides.json, which setup copies into the venv.
@@ -42,7 +57,7 @@ lint: setup-test
 
 # The class test (tests/test_hub.py) needs JupyterHub's proxy from npm; without npm it is skipped, except in CI.
 HUB_PROXY := tools/hub/node_modules/.bin/configurable-http-proxy
-test: lint $(if $(shell command -v npm),$(HUB_PROXY))
+test: lint colab-env $(if $(shell command -v npm),$(HUB_PROXY))
 	$(BIN)/python -m pytest
 
 hub-proxy: $(HUB_PROXY)
@@ -81,4 +96,4 @@ check-pythons:
 	tools/check_pythons.sh $(PYENV_ROOT)
 
 clean:
-	rm -rf $(VENV) student self-study slides .pytest_cache
+	rm -rf $(VENV) $(COLAB_VENV) student self-study slides .pytest_cache

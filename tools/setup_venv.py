@@ -133,15 +133,10 @@ def install(venv: Path, requirements: list[str], version: tuple[int, int]) -> No
     shutil.copyfile(LAB_OVERRIDES, settings / "overrides.json")
 
 
-def main(argv: list[str], version: tuple[int, int] = sys.version_info[:2]) -> int:
-    """Check the Python, make the venv, install; print one line and return 1 on a known problem."""
-    venv, requirements = Path(argv[0]), argv[1:]
+def one_line_errors(step: Callable[[], None]) -> int:
+    """Run ``step``: 0 when it worked, 1 after one line on stderr when it met a problem the user can fix."""
     try:
-        note = check_python(version)
-        if note:
-            print(note)
-        ensure_venv(venv, version)
-        install(venv, requirements, version)
+        step()
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -149,6 +144,20 @@ def main(argv: list[str], version: tuple[int, int] = sys.version_info[:2]) -> in
         print(f"error: pip failed (exit {error.returncode}); its messages are above.", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str], version: tuple[int, int] = sys.version_info[:2]) -> int:
+    """Check the Python, make the venv, install; print one line and return 1 on a known problem."""
+    venv, requirements = Path(argv[0]), argv[1:]
+
+    def setup() -> None:
+        note = check_python(version)
+        if note:
+            print(note)
+        ensure_venv(venv, version)
+        install(venv, requirements, version)
+
+    return one_line_errors(setup)
 
 
 if __name__ == "__main__":
