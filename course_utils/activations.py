@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .functions import relu, relu_mask
+
 
 def check_fan_in(fan_in: int) -> None:
     """A layer's number of inputs must be a whole number of at least 1: say so, instead of a ZeroDivisionError."""
@@ -59,7 +61,7 @@ class Activation:
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("linear", "linear", lambda x: x, torch.ones_like, 1.0, "xavier", True),
-    Activation("relu", "ReLU", lambda x: x.clamp_min(0.0), lambda out: (out > 0).to(out.dtype),
+    Activation("relu", "ReLU", relu, relu_mask,
                math.sqrt(2), "kaiming", True),
     Activation("tanh", "tanh", torch.tanh, lambda out: 1 - out * out, 5 / 3, "xavier", False),
 )}

@@ -21,8 +21,8 @@ from course_utils.diagnosis import (
     stack_stats,
 )
 from course_utils.explorer.figures import PIN_COLORS, WIDTH_PX
-from course_utils.explorer.training import MAX_DEPTH, StackTraining
 from course_utils.initialization import stack_values
+from course_utils.training import MAX_DEPTH, StackTraining
 
 
 def train_stack(scale, activation, depth, width, steps):

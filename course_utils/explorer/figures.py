@@ -20,8 +20,8 @@ from torch import Tensor
 
 from ..diagnosis import LOG_RANGE, StackStats
 from ..initialization import first_broken_layer
+from ..training import HEALTHY_RATIO
 from .rendering import BlitRenderer, encode_png, fixed_palette
-from .training import HEALTHY_RATIO
 
 LIVE = "#0072B2"                                  # Okabe-Ito blue
 PIN_COLORS = ("#E69F00", "#009E73", "#CC79A7")   # Okabe-Ito orange, bluish green, reddish purple

@@ -4,8 +4,8 @@ The controls choose a setting (weight scale, activation, depth, width, seed). ``
 runs the deep random stack once for it (``initialization.run_stack``, on ``batch`` examples: 64 keeps a
 change quick) and keeps the numbers, so a setting seen before costs nothing. The figures show those numbers
 and the readout says in words what they show. Machinery sits beside this module: ``controls`` (the
-scale slider, training in slices), ``figures`` and ``rendering`` (the pictures, redrawn fast),
-``training`` (the stack's SGD).
+scale slider, training in slices), ``figures`` and ``rendering`` (the pictures, redrawn fast); the
+stack's training is ``training.StackTraining``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import torch
 from ..activations import ACTIVATIONS, SCALE_FORMULAS, SCALES, needed_scale, resolve_scale
 from ..diagnosis import MAJORITY, RUNAWAY, SATURATED, Verdict, diagnose, is_bounded, stack_stats, zeroes_negatives
 from ..initialization import check_stack_args, describe_fate
+from ..training import HEALTHY_RATIO, LEARNING_RATE, MAX_DEPTH, StackTraining
 from .controls import ScaleSlider, SlicedTask
 from .figures import PIN_COLORS, PIN_STYLES, WIDTH_PX, Pin, StackFigure, TrainingFigure
 from .rendering import stack_pngs
-from .training import HEALTHY_RATIO, LEARNING_RATE, MAX_DEPTH, StackTraining
 
 SCALE_RANGE = (1e-3, 10.0)
 MAX_STEPS = 2000
