@@ -8,13 +8,15 @@ PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info
 COURSE := $(VENV)/.course-$(PY_VERSION)
 TESTING := $(VENV)/.testing-$(PY_VERSION)
 SETUP := $(PYTHON) tools/setup_venv.py $(VENV)
-SETUP_INPUTS := tools/setup_venv.py constraints.txt $(wildcard constraints-py*.txt) pyproject.toml binder/overrides.json
+SETUP_INPUTS := tools/setup_venv.py constraints.txt $(wildcard constraints-py*.txt) pyproject.toml binder/overrides.json \
+	$(wildcard binder/voila/*.json binder/voila/templates/foundations/*)
 # jupyter refuses to run as root unless told it is on purpose (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Scratch venvs for checking the other Python versions by hand (not in CI: torch comes from PyPI there).
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
 
-.PHONY: setup setup-test colab-env hub-proxy lab voila test lint execute student self-study slides freeze sizes check-pythons clean
+.PHONY: setup setup-test colab-env hub-proxy lab voila test lint execute student self-study slides freeze sizes \
+	check-pythons clean publish grading
 
 setup: $(COURSE)
 setup-test: $(TESTING)
@@ -82,6 +84,16 @@ slides: setup
 	@command -v npm >/dev/null || { echo "make slides needs npm (Node.js) to fetch reveal.js and MathJax once: sudo apt install npm (Debian/Ubuntu) or brew install node (macOS)." >&2; exit 1; }
 	$(BIN)/python tools/build_slides.py slides
 
+# Write the course's real address into every link, badge and setup cell (README, docs, notebooks, Voila page, hub
+# files, tests): make publish REPO=owner/name [BRANCH=main] [HUB=hub.school.edu]. The address is kept in publish.json.
+publish: setup
+	@test -n "$(REPO)" || { echo "usage: make publish REPO=owner/name [BRANCH=main] [HUB=hub.school.edu]" >&2; exit 2; }
+	$(BIN)/python tools/publish.py --repo "$(REPO)" $(if $(BRANCH),--branch "$(BRANCH)") $(if $(HUB),--hub "$(HUB)")
+
+# nbgrader's course folder in grading/: the notebooks with solution cells and autograded checks (docs/grading.md).
+grading: setup-test
+	$(BIN)/python tools/grading.py
+
 # Rewrite constraints.txt from a working testing venv: every package pinned.
 freeze: setup-test
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.new
@@ -96,4 +108,4 @@ check-pythons:
 	tools/check_pythons.sh $(PYENV_ROOT)
 
 clean:
-	rm -rf $(VENV) $(COLAB_VENV) student self-study slides .pytest_cache
+	rm -rf $(VENV) $(COLAB_VENV) student self-study slides grading .pytest_cache

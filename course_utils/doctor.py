@@ -1,7 +1,7 @@
 """What a student needs to know when something does not show: versions, the frontend, the course files.
 
 ``doctor()`` prints a plain report and what to do about each problem it finds. ``colab_setup()`` is the
-part of a notebook's first cell that runs on Google Colab only (see tools/colab_cell.py).
+part of a notebook's first cell that runs on Google Colab only (see tools/publish.py).
 """
 
 from __future__ import annotations

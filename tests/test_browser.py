@@ -228,15 +228,22 @@ def test_plot_survives_scrolling_away_and_back(page: Page):
     page.screenshot(path=str(ARTIFACTS / "explorer_after_scroll.png"), full_page=False)
 
 
+@contextlib.contextmanager
+def voila_page(work: Path):
+    """Voila serving a copy of notebooks/explorer_app.ipynb on 127.0.0.1; yields the page's URL."""
+    shutil.copytree(ROOT / "notebooks", work / "notebooks")
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "voila", str(work / "notebooks" / "explorer_app.ipynb"), "--no-browser",
+           f"--port={port}", "--Voila.ip=127.0.0.1", f"--token={token}"]
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(work / "runtime")}
+    url = f"http://127.0.0.1:{port}/?token={token}"
+    with serve(cmd, url, work, env):
+        yield url
+
+
 def test_explorer_app_under_voila(tmp_path, browser):
     """The lab page (notebooks/explorer_app.ipynb) served by Voila: no code, live slider, pins, verdict, training."""
-    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
-    port, token = free_port(), secrets.token_hex(16)
-    cmd = [sys.executable, "-m", "voila", str(tmp_path / "notebooks" / "explorer_app.ipynb"), "--no-browser",
-           f"--port={port}", "--Voila.ip=127.0.0.1", f"--token={token}"]
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    url = f"http://127.0.0.1:{port}/?token={token}"
-    with serve(cmd, url, tmp_path, env):
+    with voila_page(tmp_path) as url:
         context = browser.new_context(viewport={"width": 1200, "height": 1800})
         page = context.new_page()
         page.goto(url)

@@ -16,11 +16,13 @@ import torch
 from nbclient import NotebookClient
 
 from course_utils.doctor import Facts, colab_setup, doctor, problems, report, widget_status
-from tools import colab_cell
+from tools import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-SOURCE = "git+https://github.com/OWNER/REPO@main"
+ADDRESS = publish.read_address()  # publish.json: placeholders until `make publish`
+REPO, BRANCH = ADDRESS["repo"], ADDRESS["branch"]
+SOURCE = f"git+https://github.com/{REPO}@{BRANCH}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -28,35 +30,35 @@ def test_every_notebook_starts_with_the_colab_badge_and_setup_cell(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].source.startswith("# "), "the title stays the first cell (and the first slide)"
     badge, setup = nb.cells[1], nb.cells[2]
-    assert colab_cell.BADGE_TAG in badge.metadata.get("tags", []), f"run: python tools/colab_cell.py ({path.name})"
-    assert badge.source == colab_cell.badge_source("OWNER/REPO", "main", path.name)
-    assert colab_cell.SETUP_TAG in setup.metadata.get("tags", [])
-    assert setup.source == colab_cell.setup_source("OWNER/REPO", "main")
+    assert publish.BADGE_TAG in badge.metadata.get("tags", []), f"run: make publish ({path.name})"
+    assert badge.source == publish.badge_source(REPO, BRANCH, path.name)
+    assert publish.SETUP_TAG in setup.metadata.get("tags", [])
+    assert setup.source == publish.setup_source(REPO, BRANCH)
 
 
 def test_the_tool_is_idempotent_and_keeps_one_clean_run(tmp_path):
     copies = [Path(shutil.copy(path, tmp_path)) for path in NOTEBOOKS]
     for path in copies:
-        colab_cell.update(path, "OWNER/REPO", "main")
+        publish.update(path, REPO, BRANCH)
     before = {path: path.read_text() for path in copies}
-    assert not any(colab_cell.update(path, "OWNER/REPO", "main") for path in copies), "a second run changed files"
+    assert not any(publish.update(path, REPO, BRANCH) for path in copies), "a second run changed files"
     assert before == {path: path.read_text() for path in copies}
     for path in copies:
         nb = nbformat.read(path, as_version=4)
         tags = [cell.metadata.get("tags", []) for cell in nb.cells]
-        assert sum(colab_cell.SETUP_TAG in t for t in tags) == 1 and sum(colab_cell.BADGE_TAG in t for t in tags) == 1
+        assert sum(publish.SETUP_TAG in t for t in tags) == 1 and sum(publish.BADGE_TAG in t for t in tags) == 1
         counts = [cell.execution_count for cell in nb.cells if cell.cell_type == "code" and cell.source.strip()]
         assert counts == list(range(1, len(counts) + 1)), path.name
         assert f"notebooks/{path.name}" in nb.cells[1].source
         first_code = next(cell for cell in nb.cells if cell.cell_type == "code")
-        assert colab_cell.SETUP_TAG in first_code.metadata["tags"], "the setup cell must run before any import"
+        assert publish.SETUP_TAG in first_code.metadata["tags"], "the setup cell must run before any import"
 
 
 def run_cell(monkeypatch) -> list[list[str]]:
     """Execute the setup cell's source here, recording (not running) every command it starts."""
     commands = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kwargs: commands.append(list(cmd)))
-    exec(colab_cell.setup_source("OWNER/REPO", "main"), {})
+    exec(publish.setup_source(REPO, BRANCH), {})
     return commands
 
 
@@ -151,4 +153,4 @@ def test_doctor_in_a_real_kernel_sees_a_jupyter_frontend_that_renders_widgets(tm
 def test_readme_links_every_notebook_to_colab():
     readme = (ROOT / "README.md").read_text()
     for path in NOTEBOOKS:
-        assert f"[Colab]({colab_cell.colab_url('OWNER/REPO', 'main', path.name)})" in readme, path.name
+        assert f"[Colab]({publish.colab_url(REPO, BRANCH, path.name)})" in readme, path.name

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.metadata
 import json
 import re
 import shutil
@@ -32,6 +31,8 @@ TOP_LEVEL_STUB = "# write your answer here"
 GIVEN = "### STUB "
 _BEGIN_LINE = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
 PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
+REQUIREMENTS = PACKAGE.parent / "requirements.txt"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 README = """# {title}
 
@@ -41,9 +42,19 @@ Open the notebooks in order, from `00_matmul_primer.ipynb`. Each "your turn" cel
 ## What to install
 
 The notebooks import `course_utils`, which ships in the folder `course_utils/` next to them: start
-Jupyter from this folder and Python finds it. It needs these packages (the versions the course is tested with):
+Jupyter from this folder and Python finds it. It needs the packages in `requirements.txt` (the versions the
+course is tested with), best in a fresh virtual environment (`python3 -m venv .venv`, then activate it).
+
+On macOS (Apple silicon, macOS 14 or newer) and on Windows:
 
     pip install -r requirements.txt
+
+On Linux, add PyTorch's CPU index, or pip takes torch's CUDA build (several GB):
+
+    pip install -r requirements.txt --extra-index-url {index}
+
+Intel Macs: PyTorch publishes no wheels of this torch version for them; use the course on a JupyterHub,
+Binder or Google Colab instead.
 """
 
 NOTE = ("*Hand-out copy:* the `course_utils` package this notebook imports sits in the folder next to it; "
@@ -115,12 +126,19 @@ def student_notebook(nb: dict[str, Any], self_study: bool = False) -> dict[str, 
 
 
 def _pinned_requirements() -> str:
-    """The package's dependencies and JupyterLab at the versions installed here."""
-    names = [re.split(r"[ ;<>=!~\[]", req, maxsplit=1)[0] for req in importlib.metadata.requires("course_utils") or []]
-    pins = [f"{name}=={importlib.metadata.version(name)}" for name in [*names, "jupyterlab"]]
-    # A CPU build of torch (version "+cpu") lives on PyTorch's own index; the default wheel pulls gigabytes of CUDA.
-    index = ["--extra-index-url https://download.pytorch.org/whl/cpu"] if any("+cpu" in pin for pin in pins) else []
-    return "\n".join([*index, *pins]) + "\n"
+    """The course's own pins (requirements.txt), without local version tags such as "+cpu".
+
+    A local tag exists only on PyTorch's own index, and only for Linux and Windows; the plain version installs
+    from PyPI on macOS and Windows, and on Linux the README's command adds PyTorch's CPU index, where pip
+    prefers the CPU build of the same version.
+    """
+    pins = []
+    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line and not line.startswith("-"):
+            name, version = line.split("==", 1)
+            pins.append(f"{name.strip()}=={version.strip().split('+', 1)[0]}")
+    return "".join(f"{pin}\n" for pin in pins)
 
 
 def ship_package(target_dir: Path, self_study: bool) -> None:
@@ -130,7 +148,8 @@ def ship_package(target_dir: Path, self_study: bool) -> None:
     title = "Foundations: self-study copy" if self_study else "Foundations: student copy"
     solutions = ("\nEach solution follows its check, folded: click **Solution** once you have tried.\n"
                  if self_study else "")
-    (target_dir / "README.md").write_text(README.format(title=title, solutions=solutions), encoding="utf-8")
+    readme = README.format(title=title, solutions=solutions, index=TORCH_CPU_INDEX)
+    (target_dir / "README.md").write_text(readme, encoding="utf-8")
     (target_dir / "requirements.txt").write_text(_pinned_requirements(), encoding="utf-8")
 
 

@@ -22,6 +22,9 @@ SUPPORTED = ((3, 11), (3, 12), (3, 13))
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # JupyterLab settings the course fixes for every user of this venv (no news pop-up over the notebook).
 LAB_OVERRIDES = ROOT / "binder" / "overrides.json"
+# The course's Voila page template (no stylesheets from a CDN) and the config that picks it, for this venv's Voila.
+VOILA_TEMPLATE = ROOT / "binder" / "voila" / "templates" / "foundations"
+VOILA_CONFIG = ROOT / "binder" / "voila" / "voila.json"
 
 
 class SetupError(Exception):
@@ -131,6 +134,10 @@ def install(venv: Path, requirements: list[str], version: tuple[int, int]) -> No
     settings = venv / "share" / "jupyter" / "lab" / "settings"
     settings.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(LAB_OVERRIDES, settings / "overrides.json")
+    shutil.copytree(VOILA_TEMPLATE, venv / "share" / "jupyter" / "voila" / "templates" / VOILA_TEMPLATE.name,
+                    dirs_exist_ok=True)
+    (venv / "etc" / "jupyter").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(VOILA_CONFIG, venv / "etc" / "jupyter" / "voila.json")
 
 
 def one_line_errors(step: Callable[[], None]) -> int:

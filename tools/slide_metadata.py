@@ -17,7 +17,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 LONG_CODE = 12
 
 
-COLAB_TAGS = {"colab-badge", "colab-setup"}  # written by tools/colab_cell.py; nothing to show on a slide
+COLAB_TAGS = {"colab-badge", "colab-setup"}  # written by tools/publish.py; nothing to show on a slide
 
 
 def is_colab(cell: dict) -> bool:
