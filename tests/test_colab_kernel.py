@@ -21,7 +21,7 @@ from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
-from tools import colab_cell
+from tools import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_PYTHON = ROOT / ".venv-colab" / "bin" / "python"
@@ -59,7 +59,7 @@ def git_copy(folder: Path, branch: str) -> Path:
 @pytest.fixture(scope="session")
 def colab_kernels(colab_python, tmp_path_factory) -> tuple[KernelSpecManager, Path]:
     """A kernelspec "colab" for .venv-colab's Python, and the file where the stand-in notes its calls."""
-    setup_cell = colab_cell.tagged(nbformat.read(NOTEBOOKS[0], as_version=4), colab_cell.SETUP_TAG)
+    setup_cell = publish.tagged(nbformat.read(NOTEBOOKS[0], as_version=4), publish.SETUP_TAG)
     found = INSTALL_SOURCE.search(setup_cell.source)
     assert found, "the Colab cell no longer pip-installs from a git URL: update this fixture"
     url, branch = found.groups()
