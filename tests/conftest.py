@@ -15,3 +15,13 @@ def device(request) -> str:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    """Every test starts as a new notebook session: no failed exercise tries remembered."""
+    from course_utils.exercises import core
+
+    core.failed_tries.clear()
+    yield
+    core.failed_tries.clear()

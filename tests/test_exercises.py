@@ -6,17 +6,9 @@ import sys
 import pytest
 import torch
 
-from course_utils.exercises import EXERCISES, check_exercise, core
+from course_utils.exercises import EXERCISES, check_exercise
 from course_utils.exercises.compare import fmt
 from course_utils.exercises.core import Case, Exercise
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    """Every test starts as a new notebook session: no failed tries remembered."""
-    core.failed_tries.clear()
-    yield
-    core.failed_tries.clear()
 
 
 def functions():

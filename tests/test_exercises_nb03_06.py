@@ -8,18 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.exercises import EXERCISES, check_exercise, core
+from course_utils.exercises import EXERCISES, check_exercise
 from course_utils.layers import LayerFunction, Lin, Mse, Relu
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    """Every test starts as a new notebook session: no failed tries remembered."""
-    core.failed_tries.clear()
-    yield
-    core.failed_tries.clear()
 
 
 def misses(answer, name):
