@@ -15,7 +15,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Scratch venvs for checking the other Python versions by hand (not in CI: torch comes from PyPI there).
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
 
-.PHONY: setup setup-test colab-env hub-proxy lab voila test lint execute student self-study slides freeze sizes \
+.PHONY: setup setup-test colab-env hub-proxy lab voila test test-quick lint execute student self-study slides freeze sizes \
 	check-pythons clean publish grading
 
 setup: $(COURSE)
@@ -59,8 +59,14 @@ lint: setup-test
 
 # The class test (tests/test_hub.py) needs JupyterHub's proxy from npm; without npm it is skipped, except in CI.
 HUB_PROXY := tools/hub/node_modules/.bin/configurable-http-proxy
+# Three workers side by side; --dist loadscope keeps each test module (and each notebook's cells) on one worker.
 test: lint colab-env $(if $(shell command -v npm),$(HUB_PROXY))
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 3 --dist loadscope
+
+# The unit tests alone, for the edit-and-check loop (about a minute): no notebooks, servers, browsers or
+# extra venvs. Never what CI runs.
+test-quick: setup-test
+	$(BIN)/python -m pytest -m "not slow" tests
 
 hub-proxy: $(HUB_PROXY)
 $(HUB_PROXY): tools/hub/package.json tools/hub/package-lock.json

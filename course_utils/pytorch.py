@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx
 
 from .activations import kaiming_scale
 from .functions import lin, mse, relu, relu_mask
@@ -13,13 +14,13 @@ class MyRelu(torch.autograd.Function):
     """ReLU with a hand-written backward, usable inside autograd through ``MyRelu.apply``."""
 
     @staticmethod
-    def forward(ctx, inp: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: FunctionCtx, inp: Tensor) -> Tensor:  # type: ignore[override]
         """Save the input (the backward needs its sign) and clamp it."""
         ctx.save_for_backward(inp)
         return relu(inp)
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: FunctionCtx, grad_output: Tensor) -> Tensor:  # type: ignore[override]
         """Pass the incoming gradient through where the input was positive."""
         (inp,) = ctx.saved_tensors
         return grad_output * relu_mask(inp)
@@ -42,6 +43,7 @@ class Module(nn.Module):
     """An ``nn.Module`` whose subclasses may skip ``super().__init__()``: it has run before their ``__init__``."""
 
     def __new__(cls, *args: object, **kwargs: object) -> Module:
+        """Create the object and run ``nn.Module.__init__`` on it, before any subclass ``__init__``."""
         obj = super().__new__(cls)
         nn.Module.__init__(obj)
         return obj

@@ -26,6 +26,8 @@ import pytest
 from tests.chromium import launched, require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # servers, browsers or extra environments: left out of `make test-quick`
+
 ARTIFACTS = ROOT / "test-artifacts"
 require_chromium()  # skips this module without a Chromium, with the reason (an error in CI)
 

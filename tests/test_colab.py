@@ -141,6 +141,7 @@ def test_doctor_finds_each_problem_and_says_what_to_do():
     assert problems(facts(frontend="colab", notebooks_dir=None)) == []
 
 
+@pytest.mark.slow
 def test_doctor_in_a_real_kernel_sees_a_jupyter_frontend_that_renders_widgets(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import json, course_utils\nprint(json.dumps(course_utils.doctor()))")])

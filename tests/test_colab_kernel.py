@@ -24,6 +24,8 @@ from nbclient import NotebookClient
 from tools import publish
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # servers, browsers or extra environments: left out of `make test-quick`
+
 COLAB_PYTHON = ROOT / ".venv-colab" / "bin" / "python"
 STAND_IN = Path(__file__).resolve().parent / "colab_stand_in"
 NOTEBOOKS = [ROOT / "notebooks" / name for name in ("01_initialization.ipynb", "explorer_app.ipynb")]

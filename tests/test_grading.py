@@ -17,6 +17,8 @@ from nbgrader.api import Gradebook
 from tools import grading
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # servers, browsers or extra environments: left out of `make test-quick`
+
 NOTEBOOK = ROOT / "notebooks" / "02_forward.ipynb"
 ASSIGNMENT = "ps1"
 NBGRADER = [sys.executable, "-m", "nbgrader"]

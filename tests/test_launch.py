@@ -29,12 +29,11 @@ def test_repo2docker_builds_python_311_from_the_binder_folder():
     run = subprocess.run([repo2docker, "--no-build", "--debug", str(ROOT)], capture_output=True, text=True,
                          timeout=120, check=True)
     output = run.stdout + run.stderr
-    assert "python=3.11" in output
-    assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in output
-    # A binder/ folder makes repo2docker ignore the root-level configuration.
-    assert "src/requirements.txt" not in output and "src/binder/requirements.txt" in output
-    # postBuild puts the course's JupyterLab settings (no news pop-up) into the image.
-    assert "RUN ./binder/postBuild" in output
+    # What the generated build does with our files (names we own, not repo2docker's wording): Python 3.11,
+    # the requirements and postBuild from binder/, and nothing from the root (a binder/ folder hides it).
+    assert re.search(r"python\W*3\.11", output)
+    assert "binder/requirements.txt" in output and "binder/postBuild" in output
+    assert "src/requirements.txt" not in output
 
 
 def test_binder_installs_cpu_torch_and_the_same_pins():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import urllib.parse
 
+import pytest
+
 from tests.chromium import require_chromium
 
 require_chromium()  # skips this module without a Chromium, with the reason (an error in CI)
@@ -14,6 +16,7 @@ from playwright.sync_api import expect  # noqa: E402
 from tests.test_browser import browser, lab, voila_page  # noqa: E402,F401
 
 LOCAL = {"127.0.0.1", "localhost"}
+pytestmark = pytest.mark.slow  # servers, browsers or extra environments: left out of `make test-quick`
 
 
 def watched_page(browser):  # noqa: F811

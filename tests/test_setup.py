@@ -52,6 +52,7 @@ def test_a_venv_without_pip_is_detected_with_the_one_line_fix(tmp_path):
     assert not venv.exists(), "the broken venv must not stay behind"
 
 
+@pytest.mark.slow
 def test_a_pipless_venv_left_behind_is_replaced_once_venv_works(tmp_path):
     venv = tmp_path / "venv"
     make_pipless_venv(venv)
@@ -70,10 +71,9 @@ def test_cpu_index_is_added_on_linux_only_when_it_answers(capsys):
     assert len(probed) == 1, "macOS takes the default index without probing"
 
 
-def test_an_unreachable_index_fails_fast():
-    start = time.monotonic()
-    assert setup_venv.reachable("https://no-such-host.invalid/whl/cpu/", timeout=5) is not None
-    assert time.monotonic() - start < 6
+def test_an_unreachable_index_gives_the_reason():
+    reason = setup_venv.reachable("https://no-such-host.invalid/whl/cpu/", timeout=5)
+    assert isinstance(reason, str) and reason  # a reason to print, not None ("it answered")
 
 
 def test_no_cuda_package_is_installed():
@@ -120,7 +120,8 @@ def test_make_voila_serves_the_explorer_from_the_venv():
     assert "make voila" in (ROOT / "README.md").read_text()
 
 
-def test_make_lab_starts_without_news_or_deprecation_warnings(tmp_path):
+@pytest.mark.slow
+def test_make_lab_starts_without_asking_about_news(tmp_path):
     command = [line for line in make("-n", "lab").stdout.splitlines() if "jupyter lab" in line][-1].split()
     port, token = 18000 + secrets.randbelow(2000), secrets.token_hex(8)
     command += ["--no-browser", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -147,12 +148,16 @@ def test_make_lab_starts_without_news_or_deprecation_warnings(tmp_path):
             server.wait(timeout=30)
     # "false" (not the undecided "none") is what keeps JupyterLab from asking about news on first start.
     assert settings["schema"]["properties"]["fetchNews"]["default"] == "false"
-    text = log.read_text()
-    assert "deprecated" not in text.lower(), text
 
 
-def test_readme_speaks_only_of_what_the_repository_holds():
-    readme = (ROOT / "README.md").read_text()
-    assert not re.search(r"\.\./\w", readme), "README names a file outside the repository"
-    for path in re.findall(r"`((?:tools|tests|benchmarks|binder|notebooks|course_utils)/[\w./-]+)`", readme):
-        assert (ROOT / path).exists(), f"README names {path}, which is not in the repository"
+PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_readme_and_docs_speak_only_of_what_the_repository_holds(page):
+    text = (ROOT / page).read_text()
+    assert not re.search(r"\.\./\w", text), f"{page} names a file outside the repository"
+    for path in re.findall(r"`((?:tools|tests|benchmarks|binder|notebooks|course_utils|docs)/[\w./-]+)`", text):
+        assert (ROOT / path).exists(), f"{page} names {path}, which is not in the repository"
+    for link in re.findall(r"\]\(((?!https?:)[^)#]+)", text):  # relative links between the pages
+        assert (ROOT / page).parent.joinpath(link).exists(), f"{page} links to {link}, which is missing"

@@ -12,6 +12,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # servers, browsers or extra environments: left out of `make test-quick`
+
 spec = importlib.util.spec_from_file_location("build_slides", ROOT / "tools" / "build_slides.py")
 build_slides = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build_slides)

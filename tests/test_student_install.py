@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = "3.11"
 # Apple silicon on macOS 14 or newer (torch's wheels need it), an Intel Mac, Windows.
 TARGETS = ("macosx_14_0_arm64", "macosx_10_15_x86_64", "win_amd64")
+pytestmark = pytest.mark.slow  # resolves against PyPI: left out of `make test-quick`
 
 
 def canonical(name: str) -> str:

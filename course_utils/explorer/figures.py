@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
@@ -68,7 +69,7 @@ LUT = (torch.tensor(SHADES) * 255).round().to(torch.uint8)
 class StdPanel:
     """One std-per-layer plot: the live curve, its clipping markers, where it breaks, and pinned curves."""
 
-    def __init__(self, ax, title: str, ylabel: str, from_top: bool) -> None:
+    def __init__(self, ax: Axes, title: str, ylabel: str, from_top: bool) -> None:
         self.ax, self.from_top = ax, from_top
         (self.line,) = ax.plot([], [], marker=".", markersize=4, color=LIVE, label="live setting")
         # Points beyond the fixed range sit on its edge as diamonds: the readout has their real values.
@@ -88,9 +89,11 @@ class StdPanel:
 
     @property
     def dynamic(self) -> list:
+        """The artists that change with the setting (painted per change over the cached background)."""
         return [self.line, self.beyond, self.rule]
 
     def show(self, values: Tensor) -> None:
+        """Draw the live std per layer, its clipped points, and the rule where it breaks."""
         layers = list(range(1, len(values) + 1))
         curve, beyond = clipped(values)
         self.line.set_data(layers, curve)
@@ -101,6 +104,7 @@ class StdPanel:
         self.rule.set_visible(layer is not None)
 
     def set_pins(self, curves: list[tuple[str, Tensor]], depth: int) -> None:
+        """Replace the pinned curves (label, stds) and fit the x range to the deepest one."""
         for line in self.pins:
             line.remove()
         self.pins = [self.ax.plot(range(1, len(v) + 1), clipped(v)[0], color=color, linestyle=style,
@@ -117,7 +121,7 @@ class StdPanel:
 class HeatPanel:
     """One layer-by-bin heat map: shading is the share of units in the bin."""
 
-    def __init__(self, ax, title: str) -> None:
+    def __init__(self, ax: Axes, title: str) -> None:
         self.ax = ax
         self.colors = LUT[:1, None].numpy()  # (rows, bins, 3), painted into the axes by the renderer
         ax.set_title(title, fontsize=10)
@@ -142,6 +146,7 @@ class HeatPanel:
         self.ax.set_ylim(depth + 0.5, 0.5)
 
     def show(self, shares: Tensor) -> None:
+        """Shade each (layer, bin) cell by its share of units."""
         level = (shares.sqrt() * 8).ceil().clamp(0, 8).long()  # 0 only for an empty bin
         self.colors = LUT[level].numpy()
 
