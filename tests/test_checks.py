@@ -11,7 +11,7 @@ def test_passes_a_right_gradient(capsys):
     w.g = 2 * w
     result = check_grads(lambda w: (w**2).sum(), w=w)
     assert result
-    assert repr(result) == "GradCheck: 1 of 1 gradients match autograd"
+    assert "1 of 1" in repr(result)
     assert "ok" in capsys.readouterr().out
 
 
