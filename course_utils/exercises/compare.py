@@ -262,3 +262,25 @@ def tokens_of(source: str) -> list[str]:
     except (tokenize.TokenError, IndentationError):
         pass  # a lambda cut out of a longer expression can end mid-bracket; the tokens so far are enough
     return found
+
+
+# --- known wrong answers that are not tensors ----------------------------------------------------------------
+
+def known_mistakes(compare: Compare, mistakes: tuple[tuple[Any, str], ...]) -> Compare:
+    """``compare``, followed by what the answer means when it equals a known wrong one (a bool, number or tensor)."""
+    def judged(got: Any, expected: Any) -> str | None:
+        problem = compare(got, expected)
+        meaning = next((m for wrong, m in mistakes if _same_answer(got, wrong)), None) if problem else None
+        return f"{problem}: {meaning}" if meaning else problem
+    return judged
+
+
+def _same_answer(got: Any, wrong: Any) -> bool:
+    """Does ``got`` equal the wrong answer ``wrong``? A one-element tensor counts as the number it holds."""
+    if isinstance(wrong, Tensor):
+        return same_values(got, wrong)
+    if isinstance(got, Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(wrong, bool) or isinstance(got, bool):
+        return got is wrong
+    return isinstance(got, int | float) and math.isclose(got, wrong, rel_tol=1e-4, abs_tol=1e-5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .compare import avoids, calls, floats_lists, plain_number, same_bool, same_shape
+from .compare import avoids, calls, floats_lists, known_mistakes, plain_number, same_bool, same_shape
 from .core import LAYER_SIZES, Case, Exercise, add, as_given, batches, gen, source_of
 
 
@@ -33,12 +33,19 @@ def all_greater(a: Tensor, b: Tensor) -> bool:
     return bool((a > b).all())
 
 
+ANY_NOT_ALL = ("True is what .any() says: at least one element of a is larger; the question is whether all "
+               "of them are")
+EQUAL_IS_NOT_GREATER = "an element equal to its partner is not larger: compare with >, not >="
+
 add(Exercise("all_greater", "00", "all_greater(a, b): is every element of a larger than the matching one of b?",
              "a > b compares element by element and gives a tensor of booleans; one method of that tensor "
              "says whether all of them are True.",
              all_greater, lambda: [
                  Case("every element larger", (torch.tensor([3, 5, 7]), torch.tensor([1, 2, 3])), True, same_bool),
-                 Case("one element equal", (torch.tensor([3, 2, 7]), torch.tensor([1, 2, 3])), False, same_bool),
+                 Case("one element smaller", (torch.tensor([3, 0, 7]), torch.tensor([1, 2, 3])), False,
+                      known_mistakes(same_bool, ((True, ANY_NOT_ALL),))),
+                 Case("equal tensors", (torch.tensor([1, 2, 3]), torch.tensor([1, 2, 3])), False,
+                      known_mistakes(same_bool, ((True, EQUAL_IS_NOT_GREATER),))),
                  Case("negative numbers", (torch.tensor([-1.0, -2.0]), torch.tensor([-3.0, -4.0])), True,
                       same_bool),
                  Case("2-D tensors", (torch.ones(2, 2), torch.zeros(2, 2)), True, same_bool)]))
