@@ -1,5 +1,8 @@
 """Notebooks 02 and 03: wrong answers are named, right answers written another way pass, comparisons say how close."""
 
+import json
+from pathlib import Path
+
 import torch
 
 from course_utils.exercises import check_exercise
@@ -172,3 +175,31 @@ def test_forward_and_backward_that_copies_autograd_fails():
 
     assert "autograd" in misses(copies_grad, "forward_and_backward")
     assert "autograd" in misses(hides_autograd, "forward_and_backward")   # the source shows no backward()
+
+
+# --- the notebooks: each prediction and fix comes before the cell that gives it away ------------------------------
+
+def _cells(name: str) -> list[str]:
+    path = Path(__file__).resolve().parent.parent / "notebooks" / name
+    return ["".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]]
+
+
+def _first(cells: list[str], text: str) -> int:
+    return next(i for i, cell in enumerate(cells) if text in cell)
+
+
+def test_notebook_02_asks_before_it_shows():
+    cells = _cells("02_forward.ipynb")
+    check_mse = _first(cells, 'check_exercise("mse"')
+    shown = [c for c in cells[:check_mse] if "### BEGIN SOLUTION" not in c]   # the student's copy keeps these
+    assert not [c for c in shown if "squeeze(-1)" in c or "out[:, 0]" in c]
+    assert _first(cells, 'check_exercise("difference_shape"') < _first(cells, "(out - y).shape")
+    assert "### STUB return (output - targ)" in cells[check_mse - 1]
+
+
+def test_notebook_03_hands_out_the_broken_relu_grad_and_no_lin_grad_formula():
+    cells = _cells("03_backward.ipynb")
+    check_relu = _first(cells, 'check_exercise("relu_grad"')
+    assert "### STUB inp.g = out.g.clone()" in cells[check_relu - 1]
+    before_lin = "".join(cells[:_first(cells, 'check_exercise("lin_grad"')])
+    assert "w^T" not in before_lin and "inp^T" not in before_lin and "2(out_i - y_i)/N" not in before_lin

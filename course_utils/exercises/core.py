@@ -15,6 +15,7 @@ the module of its notebook (``nb00.py`` ... ``nb07.py``).
 from __future__ import annotations
 
 import inspect
+import sysconfig
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -246,15 +247,15 @@ class ExerciseResult:
 
 
 PACKAGE = Path(__file__).resolve().parents[1]
+NOT_THE_STUDENTS = (PACKAGE, *{Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "purelib", "platlib")})
 GRAD_FOR_G = ("the line reads .grad, PyTorch's own gradient slot, which stays None until autograd's backward() "
               "fills it; the gradients of this course's backward pass are stored in .g")
 
 
 def _student_line(err: BaseException) -> str | None:
     """The last line of the student's own code in the error's traceback (not the course's, not a library's)."""
-    lines = [frame.line for frame in traceback.extract_tb(err.__traceback__)
-             if frame.line and not Path(frame.filename).resolve().is_relative_to(PACKAGE)
-             and "site-packages" not in frame.filename and "/lib/python3" not in frame.filename]
+    lines = [frame.line for frame in traceback.extract_tb(err.__traceback__) if frame.line
+             and not any(Path(frame.filename).resolve().is_relative_to(place) for place in NOT_THE_STUDENTS)]
     return lines[-1].strip() if lines else None
 
 

@@ -89,9 +89,9 @@ def _mse_cases() -> list[Case]:
 
 
 add(Exercise("mse", "02", "mse(output, targ): fix the mean squared error of predictions (N, 1) and targets (N,)",
-             "Print the shape of output - targ: it should be (N,), one difference per example. A method "
-             "shown above removes an axis of size 1 from output; tell it which axis, so that a batch of "
-             "one keeps its batch axis.",
+             "Print the shape of output - targ: it should be (N,), one difference per example. Remove output's "
+             "axis of size 1 before subtracting (indexing does it, and so does a tensor method named for what it "
+             "does); name the axis, so that a batch of one keeps its batch axis.",
              mse, _mse_cases, kind="fix", given="return (output - targ).pow(2).mean()",
              bug="output - targ broadcast (N, 1) against (N,) to an (N, N) table of every prediction minus every "
                  "target; removing output's size-1 axis first gives the N differences the loss is about"))

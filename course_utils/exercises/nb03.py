@@ -180,9 +180,8 @@ def _lin_grad_cases() -> list[Case]:
 
 add(Exercise("lin_grad", "03", "lin_grad(inp, out, w, b): store the gradients of inp @ w + b in inp.g, w.g, b.g",
              "Every gradient has the shape of its tensor: inp.g is (N, n_in), w.g is (n_in, n_out), b.g is "
-             "(n_out,). Your loop over the batch in w_grad_outer adds up products of an inp row with an out.g "
-             "row: that is what a matrix product of inp (transposed) and out.g does. inp.g comes the same way "
-             "from out.g and w. Each bias entry is added to every row.",
+             "(n_out,). A matrix product adds up products over the axis its two factors share: which axis does "
+             "your loop in w_grad_outer add up over? Each bias entry is added to every row.",
              lin_grad, _lin_grad_cases))
 
 
