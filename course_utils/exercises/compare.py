@@ -50,8 +50,78 @@ def fmt(value: Any) -> str:
 
 # --- comparisons of results ------------------------------------------------------------------------------
 
+RTOL, ATOL = 1e-4, 1e-5   # per entry relative, and absolute at the scale of the expected tensor (see within_rounding)
+
+
+def within_rounding(got: Tensor, expected: Tensor) -> bool:
+    """Equal up to float32 rounding: 1e-4 relative per entry, plus 1e-5 of the largest expected entry (capped
+    at 1e-5), so that a gradient whose entries are all about 1e-6 is not passed by any tensor of zeros."""
+    scale = expected.double().abs().max().item() if expected.numel() else 1.0
+    return torch.allclose(got.double(), expected.double(), rtol=RTOL, atol=ATOL * min(1.0, max(scale, 1e-3)))
+
+
+def largest_difference(got: Tensor, expected: Tensor) -> float:
+    """The largest absolute difference between two tensors of one shape (0.0 for empty ones)."""
+    return (got.double() - expected.double()).abs().max().item() if got.numel() else 0.0
+
+
+def agreement(mine: Tensor, theirs: Tensor) -> str:
+    """How two tensors compare, in words: exactly equal, equal up to float32 rounding, or how far apart they are."""
+    if not isinstance(mine, Tensor) or not isinstance(theirs, Tensor) or mine.shape != theirs.shape:
+        return f"not comparable: {fmt(mine)} against {fmt(theirs)}"
+    diff = largest_difference(mine, theirs)
+    if diff == 0:
+        return "exactly equal"
+    if within_rounding(mine, theirs):
+        return f"equal up to float32 rounding (largest difference {diff:.1e})"
+    return f"DIFFERENT (largest difference {diff:.1e})"
+
+
+def _constant_factor(got: Tensor, expected: Tensor) -> float | None:
+    """The number c, far from 1, for which ``got`` is ``c * expected`` throughout; None when there is none
+    (or when a single entry makes every answer some multiple of the expected one)."""
+    e = expected.double()
+    square = (e * e).sum().item()
+    if square == 0 or (e != 0).sum().item() < 2:
+        return None
+    c = (got.double() * e).sum().item() / square
+    return c if abs(c - 1) > 1e-3 and c != 0 and within_rounding(got, c * e) else None
+
+
+def _reduction(got: Any) -> str | None:
+    """Explain a (values, indices) pair from torch.max / torch.min with a dim: a reduction, not an elementwise op."""
+    kind = type(got).__name__
+    if type(got).__module__ != "torch.return_types" or kind not in ("max", "min"):
+        return None
+    other = "maximum" if kind == "max" else "minimum"
+    return (f"returned the pair (values, indices) of torch.{kind} called with a dim: torch.{kind}(x, 0) reduces "
+            f"along dimension 0 (the {kind} of each column and where it sits), it does not compare each entry "
+            f"with 0; the entry-by-entry version is torch.{other}(x, other) with a tensor, or x.clamp")
+
+
+def _values_differ(got: Tensor, expected: Tensor) -> str:
+    """Say how two tensors of one shape differ: a sign, a constant factor, or where they differ the most."""
+    if expected.dim() == 0:
+        return f"returned {fmt(got)}; expected {fmt(expected)}"
+    factor = _constant_factor(got, expected)
+    shape_right = f"the shape {tuple(got.shape)} is right but the values differ"
+    flipped = expected.abs().max() > 0 and within_rounding(-got.double(), expected)
+    if flipped or (factor is not None and abs(factor + 1) < 1e-3):
+        return f"{shape_right}: every entry has the wrong sign (a sign error)"
+    if factor is not None:
+        return f"{shape_right}: every entry is {factor:.4g} times the expected one (a constant factor is off)"
+    diff = (got.double() - expected.double()).abs()
+    where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    return (f"{shape_right}: the largest difference is at {list(where)}, {_num(got[where].item())} instead of "
+            f"{_num(expected[where].item())}")
+
+
 def close(got: Any, expected: Any) -> str | None:
-    """Tensors: same shape, compatible dtype, values within 1e-4; a plain number is fine where one is expected."""
+    """Tensors: same shape, compatible dtype, values equal up to float32 rounding (see ``within_rounding``);
+    a plain number is fine where one is expected."""
+    reduction = _reduction(got)
+    if reduction:
+        return reduction
     if isinstance(got, int | float) and not isinstance(got, bool) and expected.numel() == 1:
         got = torch.tensor(float(got))
         if expected.dim() > 0:
@@ -62,14 +132,11 @@ def close(got: Any, expected: Any) -> str | None:
         n = expected.shape[0] if expected.dim() else 0
         if n > 1 and tuple(got.shape) == (n, n) and tuple(expected.shape) in ((n,), (n, 1)):
             return f"returned shape {tuple(got.shape)}; expected {tuple(expected.shape)}: {BROADCAST_HINT}"
-        return f"returned shape {tuple(got.shape)}; expected shape {tuple(expected.shape)}"
-    if not torch.allclose(got.double(), expected.double(), rtol=1e-4, atol=1e-5):
-        if expected.dim() == 0:
-            return f"returned {fmt(got)}; expected {fmt(expected)}"
-        diff = (got.double() - expected.double()).abs()
-        where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
-        return (f"the shape {tuple(got.shape)} is right but the values differ: at {list(where)} it gives "
-                f"{_num(got[where].item())} instead of {_num(expected[where].item())}")
+        swapped = got.dim() == 2 and expected.dim() == 2 and got.shape == expected.t().shape
+        said = " (its transpose: rows and columns swapped)" if swapped else ""
+        return f"returned shape {tuple(got.shape)}; expected shape {tuple(expected.shape)}{said}"
+    if not within_rounding(got, expected):
+        return _values_differ(got, expected)
     if got.dtype != expected.dtype and not (got.is_floating_point() and expected.is_floating_point()):
         return f"the values are right but the dtype is {got.dtype}; expected {expected.dtype}"
     return None
@@ -150,27 +217,30 @@ def floats_lists(got: Any, expected: list[list[float]]) -> str | None:
     return close(torch.tensor(got, dtype=torch.float64), torch.tensor(expected, dtype=torch.float64))
 
 
-def each(compare: Compare) -> Compare:
-    """Judge a tuple of answers item by item with ``compare``."""
+def each(compare: Compare, names: tuple[str, ...] = ()) -> Compare:
+    """Judge a tuple of answers item by item with ``compare``; feedback names each item by ``names`` if given."""
     def compare_each(got: Any, expected: tuple[Any, ...]) -> str | None:
         if not isinstance(got, tuple | list) or len(got) != len(expected):
-            return f"returned {fmt(got)}; expected a tuple of {len(expected)} values"
+            what = f" ({', '.join(names)})" if names else ""
+            return f"returned {fmt(got)}; expected a tuple of {len(expected)} values{what}"
         for i, (g, e) in enumerate(zip(got, expected)):
             problem = compare(g, e)
             if problem:
-                return f"item {i}: {problem}"
+                return f"{names[i] if i < len(names) else f'item {i}'}: {problem}"
         return None
     return compare_each
 
 
 def same_values(got: Any, wrong: Tensor) -> bool:
     """Does an answer equal a known wrong answer, whatever its dtype?"""
-    return isinstance(got, Tensor) and got.shape == wrong.shape and torch.allclose(got.double(), wrong.double())
+    return isinstance(got, Tensor) and got.shape == wrong.shape and within_rounding(got, wrong)
 
 
 def named(*names: str, traps: dict[str, tuple[tuple[Tensor, str], ...]] | None = None) -> Compare:
     """Judge a tuple of tensors one by one, naming the first one that is wrong (and what a known wrong value means)."""
     def compare(got: tuple[Tensor, ...], expected: tuple[Tensor, ...]) -> str | None:
+        if not isinstance(got, tuple | list) or len(got) != len(expected):
+            return f"returned {fmt(got)}; expected a tuple of {len(expected)} values ({', '.join(names)})"
         for name, g, e in zip(names, got, expected):
             problem = close(g, e)
             if problem:

@@ -15,9 +15,12 @@ the module of its notebook (``nb00.py`` ... ``nb07.py``).
 from __future__ import annotations
 
 import inspect
+import sysconfig
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -187,6 +190,7 @@ class Exercise:
     cases: Callable[[], list[Case]]
     kind: str = "function"                         # "function", "fix" (repair a given function) or "predict"
     given: str = ""                                # "fix": the broken code as handed out, to tell it from a try
+    bug: str = ""                                  # "fix": what was wrong, said once the fix passes
 
     def untouched(self, answer: Any) -> bool:
         """Is ``answer`` a fix exercise's broken code as handed out, not yet repaired?"""
@@ -242,6 +246,28 @@ class ExerciseResult:
         return EXERCISES[self.name].solution()
 
 
+PACKAGE = Path(__file__).resolve().parents[1]
+NOT_THE_STUDENTS = (PACKAGE, *{Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "purelib", "platlib")})
+GRAD_FOR_G = ("the line reads .grad, PyTorch's own gradient slot, which stays None until autograd's backward() "
+              "fills it; the gradients of this course's backward pass are stored in .g")
+
+
+def _student_line(err: BaseException) -> str | None:
+    """The last line of the student's own code in the error's traceback (not the course's, not a library's)."""
+    lines = [frame.line for frame in traceback.extract_tb(err.__traceback__) if frame.line
+             and not any(Path(frame.filename).resolve().is_relative_to(place) for place in NOT_THE_STUDENTS)]
+    return lines[-1].strip() if lines else None
+
+
+def _raised(err: Exception) -> str:
+    """An error inside the student's code as a sentence: what was raised, on which line, and a known cause."""
+    line = _student_line(err)
+    said = f"raised {type(err).__name__}: {err}" + (f" (in the line `{line}`)" if line else "")
+    if isinstance(err, TypeError) and "NoneType" in str(err) and line and ".grad" in line:
+        said += f": {GRAD_FOR_G}"
+    return said
+
+
 def _problem(case: Case, answer: Any) -> tuple[str | None, bool]:
     """Run one case; whatever goes wrong inside the student's code becomes a sentence. The flag says
     the answer is not there yet (a stub that raises NotImplementedError, or an empty prediction)."""
@@ -256,7 +282,7 @@ def _problem(case: Case, answer: Any) -> tuple[str | None, bool]:
     except SystemExit:  # a student's exit() must not end the notebook; Ctrl-C (KeyboardInterrupt) still does
         return "called exit(): return a value instead (exit() would stop the whole notebook)", False
     except Exception as err:  # student code may fail in any way; report it, do not crash the notebook
-        return f"raised {type(err).__name__}: {err}", False
+        return _raised(err), False
 
 
 def _is_rule(case: Case) -> bool:
@@ -286,6 +312,8 @@ def check_exercise(name: str, answer: Any, verbose: bool = True) -> ExerciseResu
         result.total += 1
         result.passed += problem is None
         result.feedback.append(f"  ok    {case.label}" if problem is None else f"  MISS  {case.label}: {problem}")
+    if result and exercise.bug:
+        result.feedback.append(f"  fixed: {exercise.bug}")
     if not result and not unwritten:
         failed_tries[name] += 1
         if failed_tries[name] >= 2:
