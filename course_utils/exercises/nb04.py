@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..functions import lin, mse, relu, relu_mask
-from ..layers import Lin, Model, Mse, Relu
+from ..functions import lin, mse
+from ..layers import LayerFunction, Lin, Model, Mse
 from ..training import toy_problem
-from .compare import BROADCAST_HINT, calls_none_of, each, named, same_shape
+from .compare import BROADCAST_HINT, calls_none_of, each, fmt, named, same_shape
 from .core import LAYER_SIZES, Case, Exercise, Rejected, a_class, add, as_given, autograd_grads, batches, gen, source_of
 from .nb03 import lin_times, mse_batches
 
@@ -54,7 +55,7 @@ def methods_source(cls: Any, args: tuple[Any, ...]) -> str:
     on purpose, so that each formula has one home: there is nothing of theirs to read.
     """
     a_class(cls)
-    if cls in (Relu, Lin, Mse):
+    if cls in (Lin, Mse):
         return ""
     for method in ("forward", "bwd"):
         if not callable(getattr(cls, method, None)):
@@ -67,20 +68,76 @@ def _formulas_case() -> Case:
                 run=methods_source)
 
 
-def _relu_layer_cases() -> list[Case]:
-    cases = [_formulas_case()]
-    for label, inp in (("mixed signs", torch.tensor([[-1.0, 2.0], [0.5, -3.0]])),
-                       ("zeros and negatives", torch.tensor([[0.0, -1.0, 4.0]]))):
-        out_g = torch.arange(1.0, inp.numel() + 1).reshape(inp.shape)
-        cases.append(Case(label, (inp, out_g), (relu(inp), relu_mask(inp) * out_g),
-                          named("output", "inp.g"), layer_pass((), ("inp",), ("inp",))))
+class Tanh(LayerFunction):
+    """tanh as a layer, the reference for the exercise that carries notebook 4's pattern to a new activation."""
+
+    def forward(self, inp: Tensor) -> Tensor:
+        """Squash into (-1, 1)."""
+        return torch.tanh(inp)
+
+    def bwd(self, out: Tensor, inp: Tensor) -> None:
+        """tanh's slope, written with its output, times the incoming gradient."""
+        inp.g = (1 - out * out) * out.g
+
+
+def _tanh_traps(inp: Tensor, out_g: Tensor) -> tuple[tuple[Tensor, str], ...]:
+    """Wrong inp.g that a student may write for tanh, each with what it means."""
+    t = torch.tanh(inp)
+    return (((1 - t * t), "that is tanh's slope alone; multiply it by the incoming gradient out.g"),
+            ((1 - inp * inp) * out_g, "that uses inp where tanh's output belongs: 1 - inp squared is not tanh's slope"),
+            ((1 - t) * out_g, "the slope is 1 minus the output squared, not 1 minus the output"),
+            ((t * t - 1) * out_g, "the sign is flipped: tanh rises everywhere, so its slope is positive"),
+            (t * (1 - t) * out_g, "that is the sigmoid's slope, out * (1 - out); tanh's is another"))
+
+
+def tanh_gain() -> float:
+    """The gain of tanh: the std of the weights before it is gain / sqrt(n_in). Near 0 tanh's slope is 1, so it
+    keeps the mean square that the layer before it passes on (ReLU halves it, hence its gain sqrt(2))."""
+    return 1.0
+
+
+GAIN_TRAPS = ((math.sqrt(2), "that is ReLU's gain: ReLU zeroes half of its inputs and so halves the mean square; "
+                             "does tanh, for small inputs?"),
+              (2.0, "2 is ReLU's factor on the variance, and the gain multiplies the std"),
+              (5 / 3, "5/3 is PyTorch's calculate_gain('tanh'), tuned for tanh's squashing of large inputs; "
+                      "the exercise asks what the mean-square argument gives for small ones"))
+
+
+def _gain(got: Any, expected: float) -> str | None:
+    """The gain the mean-square argument gives; a miss says what a known wrong value means, not the answer."""
+    if isinstance(got, Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, int | float):
+        return f"got {fmt(got)}; write the gain as a plain number"
+    if math.isclose(got, expected, rel_tol=1e-4):
+        return None
+    meaning = next((m for wrong, m in GAIN_TRAPS if math.isclose(got, wrong, rel_tol=1e-4)),
+                   "not what the mean-square argument gives: for small inputs, tanh(x) is close to x")
+    return f"gain {got:.4g}: {meaning}"
+
+
+def _tanh_layer_cases() -> list[Case]:
+    g = gen(64)
+    cases = []
+    for label, inp in (("mixed signs", torch.tensor([[-1.0, 0.5], [2.0, -0.2]])),
+                       ("large inputs saturate", torch.tensor([[-6.0, 0.0, 4.0]])),
+                       ("float64, 20 x 5", torch.randn(20, 5, dtype=torch.float64, generator=g))):
+        out_g = torch.randn(inp.shape, dtype=inp.dtype, generator=g)
+        grad = autograd_grads(lambda t, u: (torch.tanh(t) * u).sum(), (inp,), out_g)[0]
+        cases.append(Case(label, (inp, out_g), (torch.tanh(inp), grad),
+                          named("output", "inp.g", traps={"inp.g": _tanh_traps(inp, out_g)}),
+                          layer_pass((), ("inp",), ("inp",))))
     return cases
 
 
-add(Exercise("relu_layer", "04", "Relu(LayerFunction): forward and bwd of ReLU, written as formulas",
-             "forward gets inp and returns the clamped tensor. bwd gets the output (whose .g is filled) and "
-             "the input, and stores in inp.g the incoming gradient where inp was positive, 0 elsewhere.",
-             Relu, _relu_layer_cases))
+add(Exercise("tanh_layer", "04", "Tanh(LayerFunction): forward and bwd of a new activation, checked against autograd",
+             "The derivative of tanh(x) can be written with tanh(x) itself, and bwd is handed tanh's output as out.",
+             Tanh, _tanh_layer_cases))
+
+add(Exercise("tanh_gain", "04", "derive the gain of tanh: the weights before it get std gain / sqrt(n_in)",
+             "Compare tanh near 0 with ReLU: ReLU zeroes half of its inputs; what does tanh do to a small input?",
+             tanh_gain, lambda: [Case("the gain of tanh, by the mean-square argument", (), tanh_gain(), _gain,
+                                      as_given)], kind="predict"))
 
 
 def _bwd_reads_its_argument(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, ...]:
