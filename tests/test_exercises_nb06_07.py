@@ -39,6 +39,23 @@ def test_an_sgd_step_with_the_wrong_sign_or_without_lr_is_named():
     assert "ignores lr" in misses(no_lr, "sgd_step")
 
 
+def test_a_step_that_reads_grad_where_g_is_meant_is_named():
+    def with_grad(params, lr):
+        for p in params:
+            p -= lr * p.grad
+
+    def loop(model, x, y, lr, steps):
+        losses = []
+        for _ in range(steps):
+            losses.append(model(x, y).item())
+            model.backward()
+            with_grad(model.parameters(), lr)
+        return losses
+
+    assert ".g is meant" in misses(with_grad, "sgd_step")
+    assert ".g is meant" in misses(loop, "train_model")
+
+
 def _hand_loop(rebind=False, after=False, sign=1.0):
     def loop(model, x, y, lr, steps):
         losses = []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -15,10 +16,23 @@ from .compare import named, source_rule, tokens_of
 from .core import Case, Exercise, NotAnswered, ReadTooEarly, Rejected, add, copy_with_g, gen, source_of
 
 
+@contextmanager
+def _g_not_grad() -> Iterator[None]:
+    """Turn "'float' and 'NoneType'" from reading p.grad into advice: the hand-written backward fills .g."""
+    try:
+        yield
+    except TypeError as err:
+        if "NoneType" not in str(err):
+            raise
+        raise Rejected(f"{err}: a .grad was read where .g is meant; the hand-written backward stores each "
+                       "gradient in .g, and .grad (autograd's) stays None here") from err
+
+
 def _steps_in_place(solution: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Tensor, ...]:
     """Call ``sgd_step(params, lr)`` on copies that carry their ``.g``; return the parameters afterwards."""
     params, lr = [copy_with_g(p) for p in args[0]], args[1]
-    solution(params, lr)
+    with _g_not_grad():
+        solution(params, lr)
     if all(torch.equal(p, before) for p, before in zip(params, args[0])):
         raise Rejected("the parameters did not change: update each tensor in place (-= or sub_); a new tensor "
                        "made inside the function is lost when it returns")
@@ -85,7 +99,8 @@ def _trains(build: Callable[..., Any]) -> Callable[[Any, tuple[Any, ...]], Tenso
     def run(solution: Callable[..., Any], args: tuple[Any, ...]) -> Tensor:
         params, x, y, lr, steps = args
         model = build(*(p.clone() for p in params))
-        with ReadTooEarly("call model.backward() after the forward pass and before sgd_step, which reads every .g"):
+        with (ReadTooEarly("call model.backward() after the forward pass and before sgd_step, which reads every .g"),
+              _g_not_grad() if build is Model else nullcontext()):
             return _losses(solution(model, x.clone(), y.clone(), lr, steps))
     return run
 
