@@ -72,7 +72,7 @@ def test_a_wrong_shape_names_both_shapes():
 
 
 def test_a_wrong_dtype_with_right_values_is_named():
-    result = check_exercise("relu_backward", lambda inp, g: (g * (inp > 0)).long(), verbose=False)
+    result = check_exercise("relu", lambda x: x.clamp_min(0).long(), verbose=False)
     assert not result
     assert any("dtype is torch.int64" in line for line in result.feedback), result.feedback
 
@@ -140,13 +140,6 @@ def test_matmul_einsum_rejects_the_at_operator():
 def test_a_rule_on_source_code_explains_when_the_source_is_unavailable():
     result = check_exercise("matmul_einsum", torch.matmul, verbose=False)
     assert not result and "source code cannot be read" in result.feedback[0]
-
-
-def test_a_mask_only_relu_backward_fails_and_is_named():
-    for mask in (lambda inp, g: inp > 0, lambda inp, g: (inp > 0).float()):
-        result = check_exercise("relu_backward", mask, verbose=False)
-        assert result.passed <= 1, result.feedback   # only "all negative" (a zero mask) can pass
-        assert sum("the mask (inp > 0) alone" in line for line in result.feedback) == 2
 
 
 def test_a_neuron_returning_a_python_float_passes():

@@ -103,9 +103,9 @@ def test_no_solution_text_survives_and_every_check_stays(copies, name):
     assert code_of(self_study) == student   # the self-study copy differs only in its folded markdown
 
 
-def test_the_questionnaire_keeps_its_ten_exercises_and_never_mentions_the_markers(copies):
+def test_the_questionnaire_keeps_its_two_exercises_and_never_mentions_the_markers(copies):
     nb = json.loads((copies["student"] / QUESTIONNAIRE).read_text())
-    assert code_of(nb).count('check_exercise("') == 10
+    assert code_of(nb).count('check_exercise("') == 2
     assert not [c for c in nb["cells"] if "SOLUTION" in source(c)]
 
 
@@ -151,4 +151,4 @@ def test_every_student_copy_runs_top_to_bottom_with_every_exercise_open(copies, 
     if ".use()" in code_of(nb):
         assert "so the rest of the notebook runs" in text
     if name == QUESTIONNAIRE:
-        assert "0 of 10 exercises solved" in text
+        assert "0 of 2 exercises solved" in text

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -15,10 +16,23 @@ from .compare import named, source_rule, tokens_of
 from .core import Case, Exercise, NotAnswered, ReadTooEarly, Rejected, add, copy_with_g, gen, source_of
 
 
+@contextmanager
+def _g_not_grad() -> Iterator[None]:
+    """Turn "'float' and 'NoneType'" from reading p.grad into advice: the hand-written backward fills .g."""
+    try:
+        yield
+    except TypeError as err:
+        if "NoneType" not in str(err):
+            raise
+        raise Rejected(f"{err}: a .grad was read where .g is meant; the hand-written backward stores each "
+                       "gradient in .g, and .grad (autograd's) stays None here") from err
+
+
 def _steps_in_place(solution: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Tensor, ...]:
     """Call ``sgd_step(params, lr)`` on copies that carry their ``.g``; return the parameters afterwards."""
     params, lr = [copy_with_g(p) for p in args[0]], args[1]
-    solution(params, lr)
+    with _g_not_grad():
+        solution(params, lr)
     if all(torch.equal(p, before) for p, before in zip(params, args[0])):
         raise Rejected("the parameters did not change: update each tensor in place (-= or sub_); a new tensor "
                        "made inside the function is lost when it returns")
@@ -34,7 +48,11 @@ def _sgd_step_cases() -> list[Case]:
         for p in params:
             p.g = torch.randn(p.shape, generator=g)
         names = tuple(f"parameter {i}" for i in range(len(params)))
-        cases.append(Case(label, (params, lr), tuple(p - lr * p.g for p in params), named(*names), _steps_in_place))
+        traps = {name: ((p + lr * p.g, "the step went uphill: the sign is wrong, subtract lr times the gradient"),
+                        (p - p.g, "the step ignores lr: multiply the gradient by the learning rate"))
+                 for name, p in zip(names, params)}
+        cases.append(Case(label, (params, lr), tuple(p - lr * p.g for p in params), named(*names, traps=traps),
+                          _steps_in_place))
     return cases
 
 
@@ -81,7 +99,8 @@ def _trains(build: Callable[..., Any]) -> Callable[[Any, tuple[Any, ...]], Tenso
     def run(solution: Callable[..., Any], args: tuple[Any, ...]) -> Tensor:
         params, x, y, lr, steps = args
         model = build(*(p.clone() for p in params))
-        with ReadTooEarly("call model.backward() after the forward pass and before sgd_step, which reads every .g"):
+        with (ReadTooEarly("call model.backward() after the forward pass and before sgd_step, which reads every .g"),
+              _g_not_grad() if build is Model else nullcontext()):
             return _losses(solution(model, x.clone(), y.clone(), lr, steps))
     return run
 
@@ -97,35 +116,98 @@ def _optimizer_before_loop(source: str, _: Any) -> str | None:
     return None
 
 
-def _train_cases(run: Callable[[Any, tuple[Any, ...]], Tensor], rules: tuple[Case, ...] = ()) -> list[Case]:
-    """Train from the same start as the reference; the losses must match step by step."""
+def _losses_problem(got: Tensor, expected: Tensor, why: tuple[str, str] = ("", "")) -> str | None:
+    """The losses step by step: one per step, and the first step whose loss differs, named; ``why[0]`` follows
+    when the first loss already differs, ``why[1]`` when a later one does."""
+    if got.shape != expected.shape:
+        return f"returned {got.numel()} losses for {expected.numel()} steps; record one loss per step"
+    off = ~torch.isclose(got.double(), expected.double(), rtol=1e-4, atol=1e-5)
+    if not off.any():
+        return None
+    k = int(off.nonzero()[0])
+    seen = f"{got[k].item():.4g}, expected {expected[k].item():.4g}"
+    if k == 0:
+        return f"the losses differ from the first one on: the loss before any step is {seen}{why[0]}"
+    return (f"the losses agree up to step {k - 1} and differ from step {k} on (counting from 0): step {k} gives "
+            f"{seen}{why[1]}")
+
+
+def same_losses(got: Tensor, expected: Tensor) -> str | None:
+    """The losses of a training loop, step by step."""
+    return _losses_problem(got, expected)
+
+
+def layer_losses(got: Tensor, expected: Tensor) -> str | None:
+    """The losses of the student's layers trained by the package's loop: the first step that differs says where."""
+    return _losses_problem(got, expected, (", so a layer's forward differs from notebook 4's",
+                                           ": the forward pass agrees, so a bwd gives a wrong gradient"))
+
+
+def _autograd_losses(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, steps: int,
+                     zero: bool = True) -> Tensor:
+    """The losses of the package's autograd loop from ``params``."""
+    return torch.tensor(train_autograd(TwoLayerNet.from_weights(*params), x, y, lr, steps, zero=zero))
+
+
+def _loop_traps(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, steps: int,
+                expected: Tensor) -> tuple[tuple[Tensor, str], ...]:
+    """The losses of the common broken training loops, each with what it means."""
+    return ((_autograd_losses(params, x, y, lr, steps, zero=False),
+             "these are the losses of a loop that never zeroes the gradients: each backward() adds to .grad"),
+            (torch.full_like(expected, expected[0].item()),
+             "the loss never changes, so the model's parameters never moved: update them in place (-= or sub_); "
+             "p = p - ... makes a new tensor and leaves the model's own as it was"),
+            (_autograd_losses(params, x, y, lr, steps + 1)[1:],
+             "each loss is recorded after its step: keep the loss of the forward pass that comes before the step "
+             "(the first is the untrained model's)"),
+            (_autograd_losses(params, x, y, -lr, steps),
+             "the loss climbs: every step goes uphill, so a sign is wrong; the step must move against the gradient"))
+
+
+def _train_cases(run: Callable[[Any, tuple[Any, ...]], Tensor], rules: tuple[Case, ...] = (),
+                 own: bool = False) -> list[Case]:
+    """Train from the same start as the reference; the losses must match step by step. ``own``: the loop is the
+    package's and the layers are the student's."""
     cases = list(rules)
     for i, (label, (n, n_in, nh, steps)) in enumerate(TRAIN_SIZES):
         g, lr = gen(90 + i), 0.1
         params = init_params(n_in, nh, 90 + i)
         x, y = torch.randn(n, n_in, generator=g), torch.randn(n, generator=g)
         expected = torch.tensor(train_model(fresh_model(*params), x, y, lr, steps))
-        unzeroed = torch.tensor(train_autograd(TwoLayerNet.from_weights(*params), x, y, lr, steps, zero=False))
-        cases.append(Case(label, (params, x, y, lr, steps), expected, run=run,
-                          traps=((unzeroed, "these are the losses of a loop that never zeroes the gradients: "
-                                            "each backward() adds to .grad"),)))
+        if own:
+            traps = ((_autograd_losses(params, x, y, -lr, steps),
+                      "the loss climbs, as if every step went uphill: a gradient has the wrong sign"),)
+        else:
+            traps = _loop_traps(params, x, y, lr, steps, expected)
+        cases.append(Case(label, (params, x, y, lr, steps), expected, layer_losses if own else same_losses, run,
+                          traps))
     return cases
 
 
 add(Exercise("own_model", "06", "two_layer(w1, b1, w2, b2): notebook 4's Model, built from your layers, trains",
              "Paste notebook 4's LayerFunction with your Relu, Lin and Mse, unchanged. A model that trains "
              "differently has a layer whose forward or bwd differs from notebook 4's check: run that check again.",
-             fresh_model, lambda: _train_cases(_builds)))
+             fresh_model, lambda: _train_cases(_builds, own=True)))
 
 add(Exercise("train_model", "06", "train_model(model, x, y, lr, steps): the training loop of the hand-written Model",
              "Each step: the forward pass gives the loss, backward() fills every .g, sgd_step moves the "
              "parameters. Keep each loss as a number (.item()) in a list and return the list.",
              train_model, lambda: _train_cases(_trains(Model))))
 
-add(Exercise("train_autograd", "06", "train_autograd(net, x, y, lr, steps): autograd's gradients, stepped by hand",
-             "Calling backward on the loss adds into each parameter's .grad. Step inside torch.no_grad() (the update "
-             "itself must not be recorded), then set every .grad back to zero for the next step.",
-             train_autograd, lambda: _train_cases(_trains(TwoLayerNet.from_weights))))
+# The update as handed out: the loop around it is right, but nothing clears .grad between steps.
+BROKEN_AUTOGRAD_STEP = """
+with torch.no_grad():
+    for p in net.parameters():
+        p -= lr * p.grad
+losses.append(loss.item())
+"""
+
+add(Exercise("train_autograd", "06", "train_autograd(net, x, y, lr, steps): fix a loop that steps autograd's "
+             "gradients by hand",
+             "Print one parameter's .grad after each backward(). backward() adds into .grad: what does it "
+             "hold at the second step, and what should it hold?",
+             train_autograd, lambda: _train_cases(_trains(TwoLayerNet.from_weights)),
+             kind="fix", given=BROKEN_AUTOGRAD_STEP))
 
 add(Exercise("train_optim", "06", "train_optim(net, x, y, lr, steps): the same loop with torch.optim.SGD",
              "Build the optimizer once, before the loop, from net.parameters(). Each step: zero_grad(), "

@@ -1,0 +1,268 @@
+"""Notebooks 06 and 07: common training mistakes and the questionnaire's Linear are named, not "values differ"."""
+
+import importlib.util
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.exercises import EXERCISES, check_exercise
+from course_utils.layers import Lin, Model, Mse, Relu
+from course_utils.training import train_autograd
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def misses(answer, name):
+    """The MISS lines of checking ``answer``; the check must fail."""
+    result = check_exercise(name, answer, verbose=False)
+    assert not result, result.feedback
+    return "\n".join(line for line in result.feedback if "MISS" in line)
+
+
+# --- notebook 06 ---------------------------------------------------------------------------------------------
+
+def test_an_sgd_step_with_the_wrong_sign_or_without_lr_is_named():
+    def uphill(params, lr):
+        for p in params:
+            p += lr * p.g
+
+    def no_lr(params, lr):
+        for p in params:
+            p -= p.g
+
+    assert "sign" in misses(uphill, "sgd_step")
+    assert "ignores lr" in misses(no_lr, "sgd_step")
+
+
+def test_a_step_that_reads_grad_where_g_is_meant_is_named():
+    def with_grad(params, lr):
+        for p in params:
+            p -= lr * p.grad
+
+    def loop(model, x, y, lr, steps):
+        losses = []
+        for _ in range(steps):
+            losses.append(model(x, y).item())
+            model.backward()
+            with_grad(model.parameters(), lr)
+        return losses
+
+    assert ".g is meant" in misses(with_grad, "sgd_step")
+    assert ".g is meant" in misses(loop, "train_model")
+
+
+def _hand_loop(rebind=False, after=False, sign=1.0):
+    def loop(model, x, y, lr, steps):
+        losses = []
+        for _ in range(steps):
+            loss = model(x, y)
+            model.backward()
+            for p in model.parameters():
+                if rebind:
+                    p = p - lr * p.g  # noqa: PLW2901 - the mistake under test
+                else:
+                    p -= sign * lr * p.g
+            losses.append(model(x, y).item() if after else loss.item())
+        return losses
+    return loop
+
+
+def test_training_loop_mistakes_are_each_named():
+    assert "in place" in misses(_hand_loop(rebind=True), "train_model")
+    assert "never changes" in misses(_hand_loop(rebind=True), "train_model")
+    assert "after its step" in misses(_hand_loop(after=True), "train_model")
+    assert "sign" in misses(_hand_loop(sign=-1.0), "train_model")
+
+
+def test_losses_that_differ_name_the_first_step():
+    def half_lr(model, x, y, lr, steps):
+        return _hand_loop()(model, x, y, lr / 2, steps)
+
+    found = misses(half_lr, "train_model")
+    assert "differ from step 1" in found and "step 0" in found
+
+
+def _autograd_loop(clear):
+    """A loop on autograd's .grad, stepped by hand; ``clear`` says how (or whether) .grad is cleared."""
+    def loop(net, x, y, lr, steps):
+        losses = []
+        for _ in range(steps):
+            if clear in ("zero_grad", "rebind"):
+                net.zero_grad()
+            loss = net(x, y)
+            loss.backward()
+            with torch.no_grad():
+                for p in net.parameters():
+                    if clear == "rebind":
+                        p = p - lr * p.grad  # noqa: PLW2901 - the mistake under test
+                    else:
+                        p -= lr * p.grad
+                    if clear == "none":
+                        p.grad = None
+            losses.append(loss.item())
+        return losses
+    return loop
+
+
+def test_an_autograd_loop_that_rebinds_its_parameters_is_told_to_update_in_place():
+    assert "in place" in misses(_autograd_loop("rebind"), "train_autograd")
+
+
+@pytest.mark.parametrize("clear", ["zero_grad", "none"])
+def test_the_autograd_loop_repaired_in_other_ways_passes(clear):
+    assert check_exercise("train_autograd", _autograd_loop(clear), verbose=False)
+
+
+def _handed_out(tmp_path):
+    """The broken train_autograd as the student copy shows it: the reference without its zeroing, defined in a
+    file so that its source can be read."""
+    lines = inspect.getsource(train_autograd).splitlines()
+    kept = [line for line in lines if line.strip() not in ("if zero:", "p.grad.zero_()")]
+    assert kept[0].startswith("def train_autograd(") and len(kept) == len(lines) - 2
+    path = tmp_path / "handed_out.py"
+    path.write_text("from __future__ import annotations\n\nimport torch\n\n\n" + "\n".join(kept) + "\n")
+    spec = importlib.util.spec_from_file_location("handed_out", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.train_autograd
+
+
+def test_the_handed_out_autograd_loop_fails_naming_the_missing_zeroing_and_is_no_failed_try(tmp_path):
+    broken = _handed_out(tmp_path)
+    assert EXERCISES["train_autograd"].untouched(broken)
+    for _ in range(2):
+        result = check_exercise("train_autograd", broken, verbose=False)
+        assert not result
+        assert "never zeroes the gradients" in "\n".join(result.feedback)
+        assert not any("hint" in line for line in result.feedback)
+
+
+class _OwnLin(Lin):
+    """A student's Lin (defined here, so the check does not take it for the package's)."""
+
+
+class _OwnRelu(Relu):
+    pass
+
+
+class _OwnMse(Mse):
+    pass
+
+
+def test_own_model_says_the_values_are_losses_and_where_they_first_differ():
+    class MeanBias(_OwnLin):
+        def bwd(self, out, inp):
+            super().bwd(out, inp)
+            self.b.g = out.g.mean(0)
+
+    class NoBiasForward(_OwnLin):
+        def forward(self, inp):
+            return inp @ self.w
+
+    class FlippedMse(_OwnMse):
+        def bwd(self, out, inp, targ):
+            super().bwd(out, inp, targ)
+            inp.g = -inp.g
+
+    def build(lin, mse=_OwnMse):
+        def two_layer(w1, b1, w2, b2):
+            model = Model(w1, b1, w2, b2)
+            model.layers, model.loss = [lin(w1, b1), _OwnRelu(), lin(w2, b2)], mse()
+            return model
+        return two_layer
+
+    wrong_grad = misses(build(MeanBias), "own_model")
+    assert "losses" in wrong_grad and "differ from step 1" in wrong_grad and "bwd" in wrong_grad
+    assert "forward" in misses(build(NoBiasForward), "own_model")
+    assert "wrong sign" in misses(build(_OwnLin, FlippedMse), "own_model")
+
+
+def test_the_hand_written_model_of_right_layers_passes_own_model():
+    def two_layer(w1, b1, w2, b2):
+        model = Model(w1, b1, w2, b2)
+        model.layers, model.loss = [_OwnLin(w1, b1), _OwnRelu(), _OwnLin(w2, b2)], _OwnMse()
+        return model
+
+    assert check_exercise("own_model", two_layer, verbose=False)
+
+
+# --- notebook 07 ---------------------------------------------------------------------------------------------
+
+def test_the_questionnaire_checks_only_its_own_new_exercises():
+    path = next(NOTEBOOKS.glob("07_*.ipynb"))
+    code = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    names = re.findall(r'check_exercise\("(\w+)"', code)
+    assert set(names) == {"mse_lin_grads", "linear_from_scratch"}
+    assert all(EXERCISES[name].notebook == "07" for name in names)
+    assert "relu_backward" not in EXERCISES
+
+
+def test_mse_lin_grads_names_the_gradient_that_is_wrong():
+    def reference(l2, w2, b2, y):
+        return EXERCISES["mse_lin_grads"].reference(l2, w2, b2, y)
+
+    def doubled_l2(l2, w2, b2, y):
+        l2_grad, w2_grad, b2_grad = reference(l2, w2, b2, y)
+        return 2 * l2_grad, w2_grad, b2_grad
+
+    def mean_bias(l2, w2, b2, y):
+        l2_grad, w2_grad, b2_grad = reference(l2, w2, b2, y)
+        return l2_grad, w2_grad, b2_grad / l2.shape[0]
+
+    assert "l2_grad" in misses(doubled_l2, "mse_lin_grads") and "item 0" not in misses(doubled_l2, "mse_lin_grads")
+    found = misses(mean_bias, "mse_lin_grads")
+    assert "b2_grad" in found and "sum" in found
+
+
+def _linear(init, forward=lambda self, x: x @ self.weight.t() + self.bias, names=("weight", "bias")):
+    """A Linear(n_in, n_out) class whose weight starts as ``init(n_in, n_out)``."""
+    class Linear(nn.Module):
+        def __init__(self, n_in, n_out):
+            super().__init__()
+            setattr(self, names[0], nn.Parameter(init(n_in, n_out)))
+            setattr(self, names[1], nn.Parameter(torch.zeros(n_out)))
+
+        def forward(self, x):
+            return forward(self, x)
+    return Linear
+
+
+def kaiming(n_in, n_out):
+    return torch.randn(n_out, n_in) * (2 / n_in) ** 0.5
+
+
+def test_a_linear_that_forgets_the_bias_fails_although_its_own_bias_is_zero():
+    assert "self.bias" in misses(_linear(kaiming, lambda self, x: x @ self.weight.t()), "linear_from_scratch")
+
+
+@pytest.mark.parametrize(("init", "named"), [
+    (lambda n_in, n_out: torch.zeros(n_out, n_in), "random"),
+    (lambda n_in, n_out: 10 * kaiming(n_in, n_out), "10x too large"),
+    (lambda n_in, n_out: torch.randn(n_out, n_in), "too large"),
+    (lambda n_in, n_out: torch.randn(n_out, n_in) / n_in ** 0.5, "ReLU halves"),
+    (lambda n_in, n_out: torch.randn(n_out, n_in) * (2 / n_out) ** 0.5, "n_out"),
+])
+def test_a_linear_with_the_wrong_init_scale_fails_naming_it(init, named):
+    found = misses(_linear(init), "linear_from_scratch")
+    assert named in found and found.count("MISS") == 2   # the forward cases pass: only the scale is wrong
+
+
+def test_a_linear_with_other_names_is_told_the_names_nn_linear_uses():
+    assert "named weight and bias" in misses(_linear(kaiming, lambda self, x: x @ self.w.t() + self.b, ("w", "b")),
+                                             "linear_from_scratch")
+
+
+@pytest.mark.parametrize("init", ["kaiming_normal_", "kaiming_uniform_"])
+def test_a_linear_written_with_nn_init_and_f_linear_passes(init):
+    def drawn(n_in, n_out):
+        w = torch.empty(n_out, n_in)
+        getattr(nn.init, init)(w, nonlinearity="relu")
+        return w
+
+    assert check_exercise("linear_from_scratch", _linear(drawn, lambda self, x: nn.functional.linear(
+        x, self.weight, self.bias)), verbose=False)
