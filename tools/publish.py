@@ -31,8 +31,8 @@ BADGE_TAG, SETUP_TAG = "colab-badge", "colab-setup"
 # Slides skip both cells (see tools/slide_metadata.py: the setup cell is skipped).
 SKIP = {"slideshow": {"slide_type": "skip"}}
 # Folders that are not the course's own text: environments, copies made by tools, caches.
-SKIP_DIRS = {".git", ".venv", ".venv-colab", "node_modules", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis",
-             "test-artifacts", "student", "self-study", "slides", "build", "dist", "nbgrader"}
+SKIP_DIRS = {".git", ".venv", ".venv-colab", "node_modules", "__pycache__", ".ipynb_checkpoints", ".pytest_cache",
+             ".hypothesis", "test-artifacts", "student", "self-study", "slides", "build", "dist", "nbgrader"}
 # Where the branch shows up next to the repository; the branch alone ("main") is too common a word to replace.
 WITH_BRANCH = ("{repo}/blob/{branch}/", "{repo}@{branch}", "gh/{repo}/{branch}?", "{repo}&branch={branch}",
                "{repo}&amp;branch={branch}", "{repo}/tree/{branch}", "--ref {branch} https://github.com/{repo}")

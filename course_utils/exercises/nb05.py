@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx
 
 from ..pytorch import Module, TwoLayerNet
 from .compare import close, named, same_bool, tokens_of
@@ -47,14 +48,14 @@ class MyClamp(torch.autograd.Function):
     """``inp.clamp(lo, hi)`` with a hand-written backward: the reference of notebook 5's ctx exercise."""
 
     @staticmethod
-    def forward(ctx, inp: Tensor, lo: float, hi: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx: FunctionCtx, inp: Tensor, lo: float, hi: float) -> Tensor:  # type: ignore[override]
         """Save the input (a tensor) and the bounds (plain numbers), and clamp."""
         ctx.save_for_backward(inp)
         ctx.lo, ctx.hi = lo, hi
         return inp.clamp(lo, hi)
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
         """The gradient passes strictly between the bounds; the bounds themselves get none."""
         (inp,) = ctx.saved_tensors
         inside = (inp > ctx.lo) & (inp < ctx.hi)
