@@ -59,9 +59,9 @@ lint: setup-test
 
 # The class test (tests/test_hub.py) needs JupyterHub's proxy from npm; without npm it is skipped, except in CI.
 HUB_PROXY := tools/hub/node_modules/.bin/configurable-http-proxy
-# Three workers side by side; --dist loadscope keeps each test module (and each notebook's cells) on one worker.
+# Four workers side by side; --dist loadscope keeps each test module (and each notebook's cells) on one worker.
 test: lint colab-env $(if $(shell command -v npm),$(HUB_PROXY))
-	$(BIN)/python -m pytest -n 3 --dist loadscope
+	$(BIN)/python -m pytest -n 4 --dist loadscope
 
 # The unit tests alone, for the edit-and-check loop (about a minute): no notebooks, servers, browsers or
 # extra venvs. Never what CI runs.

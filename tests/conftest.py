@@ -3,6 +3,10 @@
 import pytest
 import torch
 
+# One torch thread per test process, as in the notebooks: `make test` runs several processes side by side on
+# a machine with few cores, and each taking every core would make them all wait on each other.
+torch.set_num_threads(1)
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 

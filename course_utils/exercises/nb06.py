@@ -185,7 +185,7 @@ def _train_cases(run: Callable[[Any, tuple[Any, ...]], Tensor], rules: tuple[Cas
 
 
 add(Exercise("own_model", "06", "two_layer(w1, b1, w2, b2): notebook 4's Model, built from your layers, trains",
-             "Paste notebook 4's LayerFunction with your Relu, Lin and Mse, unchanged. A model that trains "
+             "Paste notebook 4's LayerFunction with your Lin and Mse, unchanged. A model that trains "
              "differently has a layer whose forward or bwd differs from notebook 4's check: run that check again.",
              fresh_model, lambda: _train_cases(_builds, own=True)))
 
