@@ -264,6 +264,7 @@ def test_explorer_app_under_voila(tmp_path, browser):
         # Xavier with ReLU dies out; the verdict says where. Pin it, then compare with Kaiming.
         page.get_by_role("button", name="ReLU", exact=True).click()
         clicks = [time_to_new_pixels(page, image, page.get_by_role("button", name="Xavier 1/sqrt(width)").click)]
+        expect(readout).to_contain_text("scale 0.1 ·")  # the preset has landed before the next key press
         expect(readout).to_contain_text("Verdict: vanishing from layer")
         handle = page.locator(".widget-slider .noUi-handle").first
         handle.focus()  # the seminar's move: a step either side of Xavier, then back onto it
