@@ -63,7 +63,7 @@ HUB_PROXY := tools/hub/node_modules/.bin/configurable-http-proxy
 test: lint colab-env $(if $(shell command -v npm),$(HUB_PROXY))
 	$(BIN)/python -m pytest -n 4 --dist loadscope
 
-# The unit tests alone, for the edit-and-check loop (about a minute): no notebooks, servers, browsers or
+# The unit tests alone, for the edit-and-check loop: no notebooks, servers, browsers or
 # extra venvs. Never what CI runs.
 test-quick: setup-test
 	$(BIN)/python -m pytest -m "not slow" tests
