@@ -59,9 +59,11 @@ lint: setup-test
 
 # The class test (tests/test_hub.py) needs JupyterHub's proxy from npm; without npm it is skipped, except in CI.
 HUB_PROXY := tools/hub/node_modules/.bin/configurable-http-proxy
-# Four workers side by side; --dist loadscope keeps each test module (and each notebook's cells) on one worker.
+# Three workers side by side (measured on two cores: 2:40 with three, 2:47 with two, 3:15 with four, which
+# contend for the cores); --dist loadscope keeps each test module (and each notebook's cells) on one worker, and
+# --no-loadscope-reorder keeps the order conftest.py sets (the longest modules first).
 test: lint colab-env $(if $(shell command -v npm),$(HUB_PROXY))
-	$(BIN)/python -m pytest -n 4 --dist loadscope
+	$(BIN)/python -m pytest -n 3 --dist loadscope --no-loadscope-reorder
 
 # The unit tests alone, for the edit-and-check loop: no notebooks, servers, browsers or
 # extra venvs. Never what CI runs.

@@ -3,7 +3,8 @@
 Starts JupyterLab on 127.0.0.1 (free port, a token, news and autosave off) over a temporary copy of the
 notebooks, opens the initialization notebook, runs all cells from the Run menu, presses an arrow key on
 the weight-scale slider and checks that the plot and the readout follow. Screenshots and the measured
-key-press-to-plot time go to test-artifacts/.
+key-press-to-plot time go to test-artifacts/. The same server and a Voila page also prove that nothing is
+loaded from the internet at run time (every outside request is refused and recorded).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -243,14 +245,56 @@ def voila_page(work: Path):
         yield url
 
 
+LOCAL = {"127.0.0.1", "localhost"}
+
+
+def watched_page(browser, width: int, height: int):
+    """A page whose outside requests are refused, and the lists of those and of failed requests."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    outside, failed = [], []
+
+    def route(request_route):
+        url = request_route.request.url
+        if urllib.parse.urlsplit(url).hostname in LOCAL or url.startswith(("data:", "blob:")):
+            request_route.continue_()
+        else:
+            outside.append(url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("requestfailed", lambda request: failed.append(f"{request.url}: {request.failure}"))
+    return page, outside, failed
+
+
+def test_a_notebook_in_jupyterlab_loads_nothing_from_outside(lab, browser):
+    """No network at run time: with every outside request refused, notebook 02 opens without a failed request."""
+    base, token = lab
+    page, outside, failed = watched_page(browser, 1200, 1000)
+    page.goto(f"{base}/lab/tree/02_forward.ipynb?token={token}")
+    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    link = page.locator(".jp-RenderedMarkdown a", has_text="Open in Colab").first
+    expect(link).to_be_visible(timeout=60_000)
+    status = page.locator(".jp-StatusBar-TextItem").filter(has_text="Python 3 (ipykernel) |")
+    expect(status).to_have_text("Python 3 (ipykernel) | Idle", timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".jp-Notebook img[src^='http']").count() == 0  # no badge image from outside
+    assert outside == [] and failed == [], (outside, failed)
+    page.context.close()
+
+
 def test_explorer_app_under_voila(tmp_path, browser):
-    """The lab page (notebooks/explorer_app.ipynb) served by Voila: no code, live slider, pins, verdict, training."""
+    """The lab page (notebooks/explorer_app.ipynb) served by Voila: nothing from outside, no code, live slider,
+    pins, verdict, training."""
     with voila_page(tmp_path) as url:
-        context = browser.new_context(viewport={"width": 1200, "height": 1800})
-        page = context.new_page()
+        page, outside, failed = watched_page(browser, 1200, 1800)
+        context = page.context
         page.goto(url)
         readout = page.locator(".explorer-readout").first
         expect(readout).to_contain_text("scale 0.1 ·", timeout=60_000)
+        page.wait_for_load_state("networkidle")
+        assert outside == [] and failed == [], (outside, failed)  # no CDN stylesheet, no outside font
+        assert page.locator("link[href*='fontawesome']").count() == 0, "the course's Voila template is not in use"
         expect(page.get_by_text("reproducible(seed=0)")).to_have_count(0)  # Voila shows outputs, not code
         image = page.locator("img.explorer-plot, .explorer-plot img").first
         # Drawn at the size it is shown: no stretching, no blur.
