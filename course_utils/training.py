@@ -120,7 +120,7 @@ def train_optim(net: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int) -> 
 MAX_DEPTH = 12         # deeper stacks train on their first MAX_DEPTH layers, so a training stays a few seconds
 TRAIN_BATCH = 200      # examples to fit: with fewer than the width, any stack memorizes them and the loss says little
 LEARNING_RATE = 0.02   # Kaiming-scaled ReLU stacks train well; much more and they diverge
-HEALTHY_RATIO = -3.0   # log10 of the update-to-data ratio that is often quoted as healthy
+HEALTHY_RATIO = -3.0   # log10 update-to-data ratio: a rule of thumb for healthy training, not a law
 
 
 class StackTraining:

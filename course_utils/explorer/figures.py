@@ -228,7 +228,7 @@ class TrainingFigure:
                 low, high = min(low, finite.min().item() - 0.3), max(high, finite.max().item() + 0.3)
         ax_r.set_ylim(low, high)
         ax_r.axhline(HEALTHY_RATIO, color="grey", linestyle="--", linewidth=1)
-        ax_r.text(0.01, HEALTHY_RATIO, f" {HEALTHY_RATIO:g}: usual healthy level", color="grey", fontsize=8,
+        ax_r.text(0.01, HEALTHY_RATIO, f" {HEALTHY_RATIO:g}: rule of thumb", color="grey", fontsize=8,
                   va="bottom", transform=ax_r.get_yaxis_transform())
         ax_r.set_title("Update-to-data ratio per layer, last step", fontsize=10)
         ax_r.set_xlabel("layer (last = read-out)", fontsize=9)

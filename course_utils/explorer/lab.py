@@ -37,7 +37,7 @@ HELP = (f"<small>Verdict rules: <i>exploding</i> or <i>vanishing</i> when a std 
         f"<i>dead</i> when more than {MAJORITY:.0%} of ReLU units are 0 for every example. "
         f"<b>train</b> runs full-batch SGD (lr {LEARNING_RATE}) on synthetic regression data with this "
         f"initialization (at most {MAX_DEPTH} layers) for the live setting and every pin without a loss curve; "
-        f"a log10 update-to-data ratio near {HEALTHY_RATIO:g} is the usual healthy level.</small>")
+        f"a common rule of thumb puts a healthy log10 update-to-data ratio near {HEALTHY_RATIO:g}.</small>")
 
 
 def share_words(share: torch.Tensor, what: str) -> str:
@@ -205,7 +205,7 @@ class InitExplorer:
             return f"training diverged: the loss became inf/nan at step {int((~finite).nonzero()[0]) + 1}"
         return (f"trained {len(losses)} steps ({len(ratios) - 1} layers + read-out): loss {losses[0]:.3g} -> "
                 f"{losses[-1]:.3g}; log10 update-to-data ratio per layer {ratios.min():.2g} to {ratios.max():.2g} "
-                f"({HEALTHY_RATIO:g} is healthy)")
+                f"(rule of thumb: about {HEALTHY_RATIO:g})")
 
     # Pins: settings kept on the plot, recomputed with the live seed.
 
