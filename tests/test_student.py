@@ -1,6 +1,7 @@
 """Hand-out copies: solutions gone (or folded), outputs cleared, checks kept, and every copy runs on its own."""
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -107,6 +108,16 @@ def test_the_questionnaire_keeps_its_two_exercises_and_never_mentions_the_marker
     nb = json.loads((copies["student"] / QUESTIONNAIRE).read_text())
     assert code_of(nb).count('check_exercise("') == 2
     assert not [c for c in nb["cells"] if "SOLUTION" in source(c)]
+
+
+def test_the_questionnaire_points_at_exercises_that_exist():
+    """An answer that says "Notebook 2, exercise `relu`" sends the student to a check in that notebook."""
+    text = "\n".join(source(c) for c in original(QUESTIONNAIRE)["cells"])
+    pointers = re.findall(r"[Nn]otebook (\d)\W{1,3}exercise `(\w+)`", text)
+    assert len(pointers) >= 7, pointers
+    for number, exercise in pointers:
+        notebook = next(n for n in NOTEBOOKS if n.startswith(f"0{number}_"))
+        assert f'check_exercise("{exercise}"' in code_of(original(notebook)), (notebook, exercise)
 
 
 def test_self_study_folds_each_solution_right_after_its_check():
