@@ -84,7 +84,43 @@ def test_forward_and_backward_in_the_wrong_order_or_without_the_loss_fails():
     assert "return the loss" in misses(no_loss, "forward_and_backward")
 
 
+def test_gradients_stored_in_grad_instead_of_g_are_named():
+    def mse_grad(inp, targ):
+        inp.grad = (2 * (inp.squeeze(-1) - targ) / len(targ)).unsqueeze(-1)
+
+    def lin_grad(inp, out, w, b):
+        inp.g, w.grad, b.g = out.g @ w.t(), inp.t() @ out.g, out.g.sum(0)
+
+    assert "inp.grad" in misses(mse_grad, "mse_grad")
+    found = misses(lin_grad, "lin_grad")
+    assert "w.grad" in found and "w.g" in found
+
+
 # --- notebook 04 ---------------------------------------------------------------------------------------------
+
+def _lin_layer(forward, b_grad=lambda out: out.g.sum(0), slot="g"):
+    """A Lin layer class with the given forward and bias gradient, storing w's gradient in ``slot``."""
+    class Linear(LayerFunction):
+        def __init__(self, w, b):
+            self.w, self.b = w, b
+
+        def forward(self, inp):
+            return forward(self, inp)
+
+        def bwd(self, out, inp):
+            inp.g = out.g @ self.w.t()
+            setattr(self.w, slot, inp.t() @ out.g)
+            self.b.g = b_grad(out)
+    return Linear
+
+
+def test_lin_layer_names_a_missing_bias_a_mean_bias_gradient_and_grad_for_g():
+    with_bias = lambda self, inp: inp @ self.w + self.b  # noqa: E731
+    assert "bias is missing" in misses(_lin_layer(lambda self, inp: inp @ self.w), "lin_layer")
+    assert "mean over the batch" in misses(_lin_layer(with_bias, b_grad=lambda out: out.g.mean(0)), "lin_layer")
+    assert "w.grad" in misses(_lin_layer(with_bias, slot="grad"), "lin_layer")
+    assert check_exercise("lin_layer", _lin_layer(with_bias), verbose=False)
+
 
 class HelperLin(LayerFunction):
     def __init__(self, w, b):

@@ -219,6 +219,25 @@ def test_mse_lin_grads_names_the_gradient_that_is_wrong():
     assert "b2_grad" in found and "sum" in found
 
 
+def test_mse_lin_grads_names_the_missing_2_the_broadcast_and_autograd():
+    def without_two(l2, w2, b2, y):
+        g = (l2 @ w2 + b2 - y[:, None]) / len(y)
+        return g @ w2.t(), l2.t() @ g, g.sum(0)
+
+    def broadcast(l2, w2, b2, y):
+        g = 2 * (l2 @ w2 + b2 - y) / len(y)
+        return g @ w2.t(), l2.t() @ g, g.sum(0)
+
+    def by_autograd(l2, w2, b2, y):
+        l2, w2, b2 = (t.clone().requires_grad_() for t in (l2, w2, b2))
+        ((l2 @ w2 + b2).squeeze(-1) - y).pow(2).mean().backward()
+        return l2.grad, w2.grad, b2.grad
+
+    assert "factor 2" in misses(without_two, "mse_lin_grads")
+    assert "(N, N)" in misses(broadcast, "mse_lin_grads")
+    assert "autograd" in misses(by_autograd, "mse_lin_grads")
+
+
 def _linear(init, forward=lambda self, x: x @ self.weight.t() + self.bias, names=("weight", "bias")):
     """A Linear(n_in, n_out) class whose weight starts as ``init(n_in, n_out)``."""
     class Linear(nn.Module):

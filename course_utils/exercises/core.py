@@ -114,6 +114,16 @@ def copy_with_g(t: Tensor) -> Tensor:
     return c
 
 
+def nothing_in_g(names: list[str], tensors: list[Any]) -> str:
+    """Feedback for gradients missing from ``.g``, naming ``.grad`` where that is where the student put them."""
+    message = f"nothing was stored in {', '.join(n + '.g' for n in names)}"
+    in_grad = [n for n, t in zip(names, tensors) if isinstance(t, Tensor) and t.is_leaf and t.grad is not None]
+    if in_grad:
+        message += (f"; {', '.join(n + '.grad' for n in in_grad)} {'was' if len(in_grad) == 1 else 'were'} set "
+                    "instead: .grad is autograd's slot, the hand-written backward stores each gradient in .g")
+    return message
+
+
 class ReadTooEarly:
     """Turn "'Tensor' object has no attribute 'g'" into advice: a backward step read a .g nobody had stored yet."""
 

@@ -21,6 +21,7 @@ from .core import (
     batches,
     copy_with_g,
     gen,
+    nothing_in_g,
     source_of,
 )
 
@@ -42,10 +43,12 @@ AUTOGRAD = ("it used autograd (backward() or .grad): this exercise is the backwa
             "your own mse_grad, relu_grad and lin_grad instead")
 
 
+AUTOGRAD_WORDS = {"backward", "grad", "requires_grad", "requires_grad_"}
+
+
 def by_hand(source: str, _: Any) -> str | None:
     """A source rule: no autograd (``backward``, ``.grad``, ``requires_grad``) in a hand-written backward pass."""
-    found = set(tokens_of(source)) & {"backward", "grad", "requires_grad", "requires_grad_"}
-    return AUTOGRAD if found else None
+    return AUTOGRAD if set(tokens_of(source)) & AUTOGRAD_WORDS else None
 
 
 def _call_without_autograd(solution: Callable[..., Any], copies: tuple[Any, ...]) -> Any:
@@ -80,7 +83,7 @@ def fills_g(*names: str | None, returns: bool = False) -> Callable[[Any, tuple[A
             if getattr(c, "g", None) is None:
                 stored = f" (it returned a value instead: store it, as in {name}.g = ...)"
                 also = stored if returned is not None and not returns else ""
-                raise Rejected(f"nothing was stored in {name}.g{also}")
+                raise Rejected(nothing_in_g([name], [c]) + also)
             grads.append(c.g)
         return tuple(grads)
     return run

@@ -13,8 +13,21 @@ from ..functions import lin, mse
 from ..layers import LayerFunction, Lin, Model, Mse
 from ..training import toy_problem
 from .compare import BROADCAST_HINT, calls_none_of, each, fmt, named, same_shape
-from .core import LAYER_SIZES, Case, Exercise, Rejected, a_class, add, as_given, autograd_grads, batches, gen, source_of
-from .nb03 import lin_times, mse_batches
+from .core import (
+    LAYER_SIZES,
+    Case,
+    Exercise,
+    Rejected,
+    a_class,
+    add,
+    as_given,
+    autograd_grads,
+    batches,
+    gen,
+    nothing_in_g,
+    source_of,
+)
+from .nb03 import MEAN_NOT_SUM, lin_times, mse_batches
 
 HELPERS = ("lin", "relu", "mse", "lin_grad", "relu_grad", "mse_grad")
 
@@ -43,7 +56,7 @@ def layer_pass(init: tuple[str, ...], call: tuple[str, ...], grads: tuple[str, .
         layer.backward()
         missing = [n for n in grads if getattr(copies[n], "g", None) is None]
         if missing:
-            raise Rejected(f"backward() stored nothing in {', '.join(n + '.g' for n in missing)}")
+            raise Rejected("after backward(), " + nothing_in_g(missing, [copies[n] for n in missing]))
         return (out, *(copies[n].g for n in grads))
     return run
 
@@ -150,6 +163,9 @@ def _bwd_reads_its_argument(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, ..
     other.g = out_g
     layer.out.g = torch.zeros_like(out_g)
     layer.bwd(other, inp)
+    missing = [name for name, t in (("inp", inp), ("w", w), ("b", b)) if getattr(t, "g", None) is None]
+    if missing:
+        raise Rejected(nothing_in_g(missing, [{"inp": inp, "w": w, "b": b}[n] for n in missing]))
     return inp.g, w.g, b.g
 
 
@@ -166,7 +182,10 @@ def _lin_layer_cases() -> list[Case]:
     for label, inp, w, b in batches(LAYER_SIZES, seed=60):
         out_g = torch.randn(inp.shape[0], w.shape[1], generator=gen(inp.numel()))
         grads = autograd_grads(lin_times, (inp, w, b), out_g)
-        cases.append(Case(label, (w, b, inp, out_g), (lin(inp, w, b), *grads), named("output", "inp.g", "w.g", "b.g"),
+        traps = {"output": ((inp @ w, "the bias is missing: forward adds b after the product"),),
+                 "w.g": ((grads[1] / len(inp), MEAN_NOT_SUM),), "b.g": ((out_g.mean(0), MEAN_NOT_SUM),)}
+        cases.append(Case(label, (w, b, inp, out_g), (lin(inp, w, b), *grads),
+                          named("output", "inp.g", "w.g", "b.g", traps=traps),
                           layer_pass(("w", "b"), ("inp",), ("inp", "w", "b"))))
     w, b, inp, out_g = cases[1].args
     cases.append(Case("bwd reads the out it is given", (w, b, inp, out_g), cases[1].expected[1:],

@@ -14,8 +14,9 @@ from torch import Tensor, nn
 from ..activations import kaiming_scale
 from ..functions import lin, lin_grad, mse, mse_grad
 from ..pytorch import LinearLayer
-from .compare import close, named, same_values
-from .core import Case, Exercise, add, autograd_grads, gen
+from .compare import BROADCAST_HINT, close, named, same_values, source_rule, tokens_of
+from .core import Case, Exercise, Rejected, add, autograd_grads, gen, source_of
+from .nb03 import AUTOGRAD_WORDS
 
 
 def mse_lin_grads(l2: Tensor, w2: Tensor, b2: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -28,7 +29,7 @@ def mse_lin_grads(l2: Tensor, w2: Tensor, b2: Tensor, y: Tensor) -> tuple[Tensor
 
 
 def _mse_lin_grads_cases() -> list[Case]:
-    cases = []
+    cases = [Case("by the chain rule, not autograd", compare=source_rule(_chain_rule), run=source_of)]
     for label, (n, nh), seed in (("200 rows, hidden 50", (200, 50), 6), ("batch of 1", (1, 4), 7),
                                  ("hidden size 1", (5, 1), 8)):
         g = gen(seed)
@@ -37,9 +38,30 @@ def _mse_lin_grads_cases() -> list[Case]:
         expected = autograd_grads(lambda l2, w2, b2, y: mse(lin(l2, w2, b2), y), (l2, w2, b2), y)
         mean_bias = ((expected[2] / n, "the mean of the output's gradient over the batch; the bias is added to "
                                        "every row, so its gradient is the sum"),) if n > 1 else ()
-        compare = named("l2_grad", "w2_grad", "b2_grad", traps={"b2_grad": mean_bias})
-        cases.append(Case(label, (l2, w2, b2, y), expected, compare))
+        no_two = "the factor 2 from the derivative of the square is missing"
+        traps = {"l2_grad": ((expected[0] / 2, no_two),), "w2_grad": ((expected[1] / 2, no_two),),
+                 "b2_grad": ((expected[2] / 2, no_two), *mean_bias)}
+        cases.append(Case(label, (l2, w2, b2, y), expected, named("l2_grad", "w2_grad", "b2_grad", traps=traps),
+                          _without_broadcast))
     return cases
+
+
+def _without_broadcast(solution: Any, args: tuple[Any, ...]) -> Any:
+    """Call the answer; a shape error from the (N, 1) minus (N,) broadcast is named as that."""
+    try:
+        return solution(*args)
+    except RuntimeError as err:
+        if "shape" not in str(err) and "size" not in str(err):
+            raise
+        raise Rejected(f"{err}: {BROADCAST_HINT}") from err
+
+
+def _chain_rule(source: str, _: Any) -> str | None:
+    """A source rule: the gradients by the chain rule, not by autograd."""
+    if set(tokens_of(source)) & AUTOGRAD_WORDS:
+        return ("it used autograd (backward() or .grad): the question asks for the chain rule by hand; "
+                "autograd is what the check compares your answer with")
+    return None
 
 
 add(Exercise("mse_lin_grads", "07", "mse_lin_grads(l2, w2, b2, y): gradients of mse(lin(l2, w2, b2), y)",
