@@ -150,6 +150,42 @@ def test_a_clamp_that_saves_its_bounds_as_tensors_passes():
     assert check_exercise("my_clamp", Clamp, verbose=False)
 
 
+class MaskClamp(torch.autograd.Function):
+    """A right clamp that keeps its mask in ctx, not the input and the bounds."""
+
+    @staticmethod
+    def forward(ctx, inp, lo, hi):
+        ctx.save_for_backward((inp > lo) & (inp < hi))
+        return inp.clamp(lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (mask,) = ctx.saved_tensors
+        return grad_output * mask, None, None
+
+
+def test_a_clamp_that_saves_a_mask_passes_and_the_cells_below_run_with_it():
+    assert check_exercise("my_clamp", MaskClamp, verbose=False)
+    cells = code_cells("05_pytorch.ipynb")
+    start = next(i for i, c in enumerate(cells) if 'check_exercise("my_clamp"' in c) + 1
+    end = next(i for i, c in enumerate(cells) if "class LowClamp" in c) + 1
+    namespace = {"torch": torch, "MyClamp": MaskClamp}
+    for cell in cells[start:end]:
+        exec(compile(cell, "<notebook 05>", "exec"), namespace)  # noqa: S102 - the notebook's own cells
+    assert namespace["fn"] is namespace["LowClamp"]
+
+
+def test_a_clamp_that_clamps_its_input_in_place_is_named():
+    class ClampInPlace(MaskClamp):
+        @staticmethod
+        def forward(ctx, inp, lo, hi):
+            ctx.save_for_backward((inp > lo) & (inp < hi))
+            return inp.clamp_(lo, hi)
+
+    found = misses(ClampInPlace, "my_clamp")
+    assert "in place" in found and "clamp_" in found
+
+
 # --- notebook 05: the Net to fix ---------------------------------------------------------------------------
 
 class BrokenNet(nn.Module):
@@ -185,8 +221,9 @@ def test_a_super_init_called_too_late_is_named_and_counts():
     assert check_exercise("net_init", LateNet, verbose=False).feedback[-1].startswith("  hint: ")
 
 
-def test_a_net_fixed_with_an_explicit_module_init_passes():
-    assert check_exercise("net_init", ExplicitNet, verbose=False)
+def test_a_net_fixed_with_an_explicit_module_init_passes_and_names_the_bug_it_fixed():
+    result = check_exercise("net_init", ExplicitNet, verbose=False)
+    assert result and any(line.startswith("  fixed:") and "super().__init__()" in line for line in result.feedback)
 
 
 def test_a_net_with_other_layer_names_is_told_its_parameters():

@@ -75,8 +75,25 @@ def _hand_loop(rebind=False, after=False, sign=1.0):
 def test_training_loop_mistakes_are_each_named():
     assert "in place" in misses(_hand_loop(rebind=True), "train_model")
     assert "never changes" in misses(_hand_loop(rebind=True), "train_model")
-    assert "after its step" in misses(_hand_loop(after=True), "train_model")
     assert "sign" in misses(_hand_loop(sign=-1.0), "train_model")
+
+
+def test_a_loss_recorded_after_its_step_is_named_in_every_loop():
+    after_step = "each loss is recorded after its step"
+    assert misses(_hand_loop(after=True), "train_model").count(after_step) == 2
+
+    def autograd_after(net, x, y, lr, steps):
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
+        losses = []
+        for _ in range(steps):
+            opt.zero_grad()
+            net(x, y).backward()
+            opt.step()
+            losses.append(net(x, y).item())
+        return losses
+
+    for name in ("train_autograd", "train_optim"):
+        assert misses(autograd_after, name).count(after_step) == 2
 
 
 def test_losses_that_differ_name_the_first_step():
@@ -98,6 +115,8 @@ def _autograd_loop(clear):
             loss.backward()
             with torch.no_grad():
                 for p in net.parameters():
+                    if clear == "too_early":  # the wrong repair: the update then reads a zeroed .grad
+                        p.grad.zero_()
                     if clear == "rebind":
                         p = p - lr * p.grad  # noqa: PLW2901 - the mistake under test
                     else:
@@ -110,7 +129,29 @@ def _autograd_loop(clear):
 
 
 def test_an_autograd_loop_that_rebinds_its_parameters_is_told_to_update_in_place():
-    assert "in place" in misses(_autograd_loop("rebind"), "train_autograd")
+    found = misses(_autograd_loop("rebind"), "train_autograd")
+    assert "in place" in found and "zeroed before" not in found
+
+
+def test_gradients_zeroed_before_the_update_are_named_not_taken_for_a_rebinding():
+    def zero_grad_before_step(net, x, y, lr, steps):
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
+        losses = []
+        while len(losses) < steps:
+            losses.append(net(x, y))
+            losses[-1].backward()
+            opt.zero_grad()
+            opt.step()
+        return [loss.item() for loss in losses]
+
+    found = misses(_autograd_loop("too_early"), "train_autograd")
+    assert "zeroed before the update" in found and "p = p -" not in found
+    assert "zeroed before the update" in misses(zero_grad_before_step, "train_optim")
+
+
+def test_the_repaired_autograd_loop_names_the_bug_it_fixed():
+    result = check_exercise("train_autograd", train_autograd, verbose=False)
+    assert result and any(line.startswith("  fixed:") and ".grad" in line for line in result.feedback)
 
 
 @pytest.mark.parametrize("clear", ["zero_grad", "none"])
@@ -180,6 +221,28 @@ def test_own_model_says_the_values_are_losses_and_where_they_first_differ():
     assert "losses" in wrong_grad and "differ from step 1" in wrong_grad and "bwd" in wrong_grad
     assert "forward" in misses(build(NoBiasForward), "own_model")
     assert "wrong sign" in misses(build(_OwnLin, FlippedMse), "own_model")
+
+
+def _pasted(layers):
+    """A two_layer whose model holds the given layers and the pasted _OwnMse."""
+    def two_layer(w1, b1, w2, b2):
+        model = Model(w1, b1, w2, b2)
+        model.layers, model.loss = layers(w1, b1, w2, b2), _OwnMse()
+        return model
+    return two_layer
+
+
+def test_own_model_of_pasted_lin_and_mse_with_the_packages_relu_passes():
+    assert check_exercise("own_model", _pasted(lambda w1, b1, w2, b2: [
+        _OwnLin(w1, b1), Relu(), _OwnLin(w2, b2)]), verbose=False)
+
+
+def test_own_model_still_on_the_packages_lin_names_lin_alone():
+    result = check_exercise("own_model", _pasted(lambda w1, b1, w2, b2: [
+        Lin(w1, b1), Relu(), Lin(w2, b2)]), verbose=False)
+    assert not result
+    assert all("Lin still comes from course_utils.layers" in line for line in result.feedback)
+    assert not any("Relu" in line for line in result.feedback)
 
 
 def test_the_hand_written_model_of_right_layers_passes_own_model():

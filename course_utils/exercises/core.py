@@ -48,10 +48,14 @@ def call(solution: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     if changed:
         first = changed[0]
         what = type(args[first]).__name__ if not isinstance(args[first], Tensor) else "tensor"
-        raise Rejected(f"changed its input {_parameter_names(solution, len(args))[first]} in place, so the caller's "
-                       f"{what} changes too (the cells below still need it); compute a new result and leave the "
-                       "input as it was")
+        raise Rejected(changed_in_place(_parameter_names(solution, len(args))[first], what))
     return result
+
+
+def changed_in_place(name: str, what: str = "tensor") -> str:
+    """What an answer that changed its input ``name`` (a ``what``) in place is told."""
+    return (f"changed its input {name} in place, so the caller's {what} changes too (the cells below still need "
+            "it); compute a new result and leave the input as it was")
 
 
 def _copy_arg(arg: Any) -> Any:

@@ -13,7 +13,7 @@ from torch.autograd.function import FunctionCtx
 
 from ..pytorch import Module, TwoLayerNet
 from .compare import close, named, same_bool, tokens_of
-from .core import Case, Exercise, Rejected, a_class, add, as_given, autograd_grads, gen
+from .core import Case, Exercise, Rejected, a_class, add, as_given, autograd_grads, changed_in_place, gen
 
 RECORDED = ("a * 2, where a requires grad", "b * 2, where b does not", "a * 2 inside torch.no_grad()")
 
@@ -69,6 +69,8 @@ def _through_function(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, Tensor]:
         raise Rejected("it has no apply: subclass torch.autograd.Function")
     inp, lo, hi, upstream = args[0].clone().requires_grad_(), args[1], args[2], args[3].clone()
     out = cls.apply(inp, lo, hi)
+    if not torch.equal(inp.detach(), args[0]):
+        raise Rejected(f"forward {changed_in_place('inp')} (clamp, not clamp_)")
     if not isinstance(out, Tensor):
         raise Rejected(f"forward returned {type(out).__name__}; it must return the clamped tensor")
     try:
@@ -245,4 +247,6 @@ add(ClassFix("net_init", "05", "Net(nn.Module): fix the __init__ of the two-laye
              TwoLayerNet, lambda: [Case(f"built with sizes {a} -> {b} -> {c}: parameters registered, loss right",
                                         (a, b, c), _fixed_net(TwoLayerNet, (a, b, c)), _same_net, _fixed_net)
                                    for a, b, c in ((100, 50, 1), (5, 3, 1))],
-             kind="fix", given=NET_BROKEN))
+             kind="fix", given=NET_BROKEN,
+             bug="__init__ assigned self.layers before nn.Module.__init__() had run, so the place where a module "
+                 "registers its submodules did not exist yet; super().__init__() first makes it"))

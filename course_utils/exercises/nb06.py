@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..layers import Model
+from ..layers import Model, Relu
 from ..pytorch import TwoLayerNet
 from ..training import init_params, sgd_step, train_autograd, train_model, train_optim
-from .compare import named, source_rule, tokens_of
+from .compare import named, source_rule, tokens_of, within_rounding
 from .core import Case, Exercise, NotAnswered, ReadTooEarly, Rejected, add, copy_with_g, gen, source_of
 
 
@@ -85,10 +85,12 @@ def _builds(solution: Callable[..., Any], args: tuple[Any, ...]) -> Tensor:
     model = solution(*(p.clone() for p in params))
     if solution is not fresh_model:
         parts = [*getattr(model, "layers", ()), getattr(model, "loss", None)]
-        kept = sorted({type(p).__name__ for p in parts if type(p).__module__.startswith("course_utils")})
+        kept = sorted({type(p).__name__ for p in parts  # Relu may stay the package's: notebook 4 had Tanh written
+                       if type(p).__module__.startswith("course_utils") and type(p) is not Relu})
         if kept:  # the package's layers would pass for the student's: nothing of theirs is checked yet
-            raise NotAnswered(f"{', '.join(kept)} still come from course_utils.layers: paste your own classes "
-                              f"into the cell above, run it, then run this again")
+            raise NotAnswered(f"{' and '.join(kept)} still {'come' if len(kept) > 1 else 'comes'} from "
+                              "course_utils.layers: paste your own classes into the cell above, run it, then run "
+                              "this again")
     with ReadTooEarly("a layer's bwd read out.g before the layer after it stored it; each bwd fills the .g of its "
                       "inputs, from the out.g it is given"):
         return torch.tensor(train_model(model, x.clone(), y.clone(), lr, steps))
@@ -101,7 +103,12 @@ def _trains(build: Callable[..., Any]) -> Callable[[Any, tuple[Any, ...]], Tenso
         model = build(*(p.clone() for p in params))
         with (ReadTooEarly("call model.backward() after the forward pass and before sgd_step, which reads every .g"),
               _g_not_grad() if build is Model else nullcontext()):
-            return _losses(solution(model, x.clone(), y.clone(), lr, steps))
+            losses = _losses(solution(model, x.clone(), y.clone(), lr, steps))
+        if isinstance(model, torch.nn.Module) and len(losses) > 1 and bool((losses == losses[0]).all()) and all(
+                p.grad is None or not p.grad.any() for p in model.parameters()):
+            raise Rejected("the loss never changes: the gradients were zeroed before the update used them, so each "
+                           "step moved the parameters by 0; zero them after the step, or before backward()")
+        return losses
     return run
 
 
@@ -132,9 +139,16 @@ def _losses_problem(got: Tensor, expected: Tensor, why: tuple[str, str] = ("", "
             f"{seen}{why[1]}")
 
 
+AFTER_STEP = ("each loss is recorded after its step: keep the loss of the forward pass that comes before the step "
+              "(the first is the untrained model's)")
+
+
 def same_losses(got: Tensor, expected: Tensor) -> str | None:
-    """The losses of a training loop, step by step."""
-    return _losses_problem(got, expected)
+    """The losses of a training loop, step by step; losses one step late (recorded after the step) are named."""
+    problem = _losses_problem(got, expected)
+    if problem and got.shape == expected.shape and len(got) > 1 and within_rounding(got[:-1], expected[1:]):
+        return f"{problem}: {AFTER_STEP}"
+    return problem
 
 
 def layer_losses(got: Tensor, expected: Tensor) -> str | None:
@@ -157,9 +171,6 @@ def _loop_traps(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, ste
             (torch.full_like(expected, expected[0].item()),
              "the loss never changes, so the model's parameters never moved: update them in place (-= or sub_); "
              "p = p - ... makes a new tensor and leaves the model's own as it was"),
-            (_autograd_losses(params, x, y, lr, steps + 1)[1:],
-             "each loss is recorded after its step: keep the loss of the forward pass that comes before the step "
-             "(the first is the untrained model's)"),
             (_autograd_losses(params, x, y, -lr, steps),
              "the loss climbs: every step goes uphill, so a sign is wrong; the step must move against the gradient"))
 
@@ -207,7 +218,9 @@ add(Exercise("train_autograd", "06", "train_autograd(net, x, y, lr, steps): fix 
              "Print one parameter's .grad after each backward(). backward() adds into .grad: what does it "
              "hold at the second step, and what should it hold?",
              train_autograd, lambda: _train_cases(_trains(TwoLayerNet.from_weights)),
-             kind="fix", given=BROKEN_AUTOGRAD_STEP))
+             kind="fix", given=BROKEN_AUTOGRAD_STEP,
+             bug="backward() adds into .grad, so without zeroing, each step moved the parameters by the sum of "
+                 "every gradient so far; zeroing after the step (or before backward) leaves the current one"))
 
 add(Exercise("train_optim", "06", "train_optim(net, x, y, lr, steps): the same loop with torch.optim.SGD",
              "Build the optimizer once, before the loop, from net.parameters(). Each step: zero_grad(), "
