@@ -11,6 +11,7 @@ import torch
 
 from course_utils.exercises import EXERCISES, check_exercise
 from course_utils.exercises.compare import known_mistakes, number, same_bool
+from course_utils.exercises.nb01 import MISTAKES_OF_KAIMING, MISTAKES_OF_XAVIER, SCALE_NS
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -46,6 +47,15 @@ def test_all_greater_written_another_way_passes(answer):
     assert check_exercise("all_greater", answer, verbose=False)
 
 
+def dense_without_bias(x, w, b):
+    return [[sum(xi * wi for xi, wi in zip(row, col)) for col in zip(*w)] for row in x]
+
+
+def test_dense_python_without_the_bias_is_told_the_bias_is_missing():
+    lines = misses("dense_python", dense_without_bias)
+    assert len(lines) == 3 and all("bias is missing" in line for line in lines), lines
+
+
 def test_the_matmul_versions_are_numbered_without_a_gap():
     numbers = [int(n) for c in cells("00_matmul_primer.ipynb") if c.cell_type == "markdown"
                for n in re.findall(r"^## Version (\d+)", c.source, flags=re.M)]
@@ -71,6 +81,32 @@ def test_other_kaiming_mistakes_are_named(answer, named):
                                     lambda n: torch.tensor(2.0 / n).sqrt()])
 def test_kaiming_written_another_way_passes(answer):
     assert check_exercise("kaiming_scale", answer, verbose=False)
+
+
+@pytest.mark.parametrize("name, answer, named", [
+    ("xavier_scale", lambda n: 1 / n, "variance"), ("xavier_scale", lambda n: math.sqrt(n), "divide"),
+    ("kaiming_scale", lambda n: 2 / n, "2/n_in")])
+def test_a_variance_or_growth_for_a_scale_is_named_at_every_size(name, answer, named):
+    lines = misses(name, answer)
+    assert len(lines) == len(SCALE_NS) and all(named in line for line in lines), lines
+    assert not any("doubles" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("name, answer", [("kaiming_scale", lambda n: math.sqrt(2 / (n + 50))),
+                                          ("kaiming_scale", lambda n: math.sqrt(2 / (n + 100))),
+                                          ("xavier_scale", lambda n: math.sqrt(2 / (n + 50)))])
+def test_an_unknown_scale_formula_gets_no_mistake_named(name, answer):
+    lines = misses(name, answer)
+    assert lines and all(line.count(":") == 1 and "expected" in line for line in lines), lines   # no ": meaning"
+
+
+@pytest.mark.parametrize("right, wrong", [(lambda n: 1 / math.sqrt(n), MISTAKES_OF_XAVIER),
+                                          (lambda n: math.sqrt(2 / n), MISTAKES_OF_KAIMING)])
+def test_the_scale_sizes_tell_every_formula_from_every_other(right, wrong):
+    formulas = [right] + [formula for formula, _ in wrong]
+    for n in SCALE_NS:
+        values = sorted(f(n) for f in formulas)
+        assert all(not math.isclose(a, b, rel_tol=1e-3) for a, b in zip(values, values[1:])), n
 
 
 def test_the_kaiming_scale_is_not_given_before_its_exercise():
@@ -125,6 +161,14 @@ def test_each_prediction_is_checked_before_the_cell_that_shows_the_answer(check,
     nb = [c for c in cells("01_initialization.ipynb") if c.cell_type == "code"]
     assert first_cell_with(nb, check) < first_cell_with(nb, reveal)
     assert all(EXERCISES[name].kind == "predict" for name in ("constant_init_units", "overflow_corner"))
+
+
+@pytest.mark.parametrize("check, giveaways", [('check_exercise("overflow_corner"', ("overflow", "`nan`")),
+                                             ('check_exercise("std_xavier_relu"', ("dies", "vanish"))])
+def test_no_heading_or_intro_gives_a_prediction_away(check, giveaways):
+    nb = cells("01_initialization.ipynb")
+    before = "\n".join(c.source for c in nb[:first_cell_with(nb, check)] if c.cell_type == "markdown")
+    assert not [word for word in giveaways if word in before]
 
 
 def test_the_summary_ends_with_the_questionnaire_line_and_the_appendix_comes_last():

@@ -57,6 +57,13 @@ def test_the_broadcast_prediction_names_the_shape():
     assert check_exercise("difference_shape", torch.Size([200, 200]), verbose=False)
 
 
+def test_neuron_and_lin_without_the_bias_are_told_the_bias_is_missing():
+    for name, answer in (("neuron", lambda x, w, b: (x * w).sum()), ("lin", lambda x, w, b: x @ w)):
+        said = misses(answer, name)
+        assert said.count("bias is missing") == 3, said
+    assert "bias" not in misses(lambda x, w, b: (x * w).sum() - b, "neuron")
+
+
 def test_one_layer_without_b1_is_named_and_another_form_passes():
     assert "b1" in misses(lambda w1, b1, w2, b2: (w1 @ w2, b2), "one_layer")
     assert check_exercise("one_layer", lambda w1, b1, w2, b2: (torch.mm(w1, w2), lin(b1[None], w2, b2)[0]),
@@ -66,6 +73,12 @@ def test_one_layer_without_b1_is_named_and_another_form_passes():
 def test_the_repaired_mse_names_the_bug_it_fixed():
     result = check_exercise("mse", lambda output, targ: (output[:, 0] - targ).pow(2).mean(), verbose=False)
     assert result and any(line.startswith("  fixed:") and "(N, N)" in line for line in result.feedback)
+
+
+def test_mse_fixed_on_the_targets_side_is_told_what_it_did():
+    result = check_exercise("mse", lambda output, targ: (output - targ[:, None]).pow(2).mean(), verbose=False)
+    fixed = [line for line in result.feedback if line.startswith("  fixed:")]
+    assert result and len(fixed) == 1 and "shapes matching" in fixed[0] and "output's" not in fixed[0], fixed
 
 
 # --- notebook 03 -------------------------------------------------------------------------------------------------

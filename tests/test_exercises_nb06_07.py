@@ -348,3 +348,14 @@ def test_a_linear_written_with_nn_init_and_f_linear_passes(init):
 
     assert check_exercise("linear_from_scratch", _linear(drawn, lambda self, x: nn.functional.linear(
         x, self.weight, self.bias)), verbose=False)
+
+
+def test_the_questionnaire_quotes_notebook_01s_relu_std_as_printed():
+    """Q30 cites the std after one Kaiming ReLU layer: the number notebook 01 stores, rounded as its prose rounds it."""
+    cells_01 = json.loads((NOTEBOOKS / "01_initialization.ipynb").read_text())["cells"]
+    cell = next(c for c in cells_01 if "l2.mean(), l2.std(), mean_square(l2)" in "".join(c["source"]))
+    std = float(re.findall(r"tensor\(([-\d.]+)\)", "".join(cell["outputs"][0]["data"]["text/plain"]))[1])
+    cells_07 = json.loads((NOTEBOOKS / "07_questionnaire.ipynb").read_text())["cells"]
+    text_07 = "".join("".join(c["source"]) for c in cells_07)
+    quoted = re.search(r"notebook 1 shows ([\d.]+) after one layer", text_07)
+    assert quoted and quoted.group(1) == f"{std:.2f}", quoted

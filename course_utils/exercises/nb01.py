@@ -11,8 +11,8 @@ from torch import Tensor
 
 from ..activations import kaiming_scale, xavier_scale
 from ..initialization import layer_stds, stack_values
-from .compare import Compare, fmt, known_mistakes, number, tensor_close, within_10x
-from .core import Case, Exercise, add, as_given
+from .compare import Compare, fmt, number, tensor_close, within_10x
+from .core import Case, Exercise, add, as_given, call
 
 
 def constant_init_units(steps: int = 100) -> int:
@@ -96,26 +96,49 @@ add(Exercise("overflow_corner", "01", "predict what the corner of 50 unscaled la
                                             as_given)], kind="predict"))
 
 
-def mistakes_of_kaiming(n: int) -> tuple[tuple[float, str], ...]:
-    """Wrong Kaiming scales for ``n`` inputs and the mistake each one makes."""
-    return ((2 / math.sqrt(n), "2/sqrt(n_in) doubles the scale, which multiplies the variance by 4; the factor 2 "
-                               "belongs to the variance, and the scale is the square root of the variance"),
-            (2 / n, "2/n_in is the variance the weights need, not their scale: take its square root"),
-            (1 / math.sqrt(n), "that is the Xavier scale: it keeps the mean square through the linear layer, "
-                               "but ReLU then halves it"),
-            (math.sqrt(1 / (2 * n)), "that makes the weights smaller than Xavier's, but ReLU already takes half "
-                                     "of the mean square away: the weights must give it back"))
+SCALE_NS = (100, 20, 3)   # sizes where every formula below differs from the others (at 1 or 2 some coincide)
+SQUARE_ROOT = "is the variance the weights need, not their scale: take its square root"
+MISTAKES_OF_XAVIER = ((lambda n: 1 / n, f"1/n_in {SQUARE_ROOT}"),
+                      (lambda n: math.sqrt(n), "sqrt(n_in) is the growth of one layer: the scale must divide by it"))
+MISTAKES_OF_KAIMING = (
+    (lambda n: 2 / math.sqrt(n), "2/sqrt(n_in) doubles the scale, which multiplies the variance by 4; the factor 2 "
+                                 "belongs to the variance, and the scale is the square root of the variance"),
+    (lambda n: 2 / n, f"2/n_in {SQUARE_ROOT}"),
+    (lambda n: 1 / math.sqrt(n), "that is the Xavier scale: it keeps the mean square through the linear layer, "
+                                 "but ReLU then halves it"),
+    (lambda n: math.sqrt(1 / (2 * n)), "that makes the weights smaller than Xavier's, but ReLU already takes half "
+                                       "of the mean square away: the weights must give it back"))
 
 
-def _scale_cases(scale: Callable[[int], float],
-                 mistakes: Callable[[int], tuple[tuple[float, str], ...]] = lambda n: ()) -> list[Case]:
-    return [Case(f"n_in = {n}", (n,), scale(n), known_mistakes(number, mistakes(n))) for n in (100, 50, 1)]
+def with_all_sizes(answer: Callable[[int], Any], args: tuple[Any, ...]) -> tuple[Any, list[tuple[int, Any]]]:
+    """The answer at this case's size, and at every size of ``SCALE_NS`` (empty if one of those fails)."""
+    value = call(answer, args)
+    try:
+        return value, [(n, call(answer, (n,))) for n in SCALE_NS]
+    except Exception:  # student code; the case's own size already ran, so judge that alone
+        return value, []
+
+
+def by_formula(mistakes: tuple[tuple[Callable[[int], float], str], ...]) -> Compare:
+    """``number`` on this size's value, naming a known wrong formula only when it matches at every size."""
+    def compare(got: tuple[Any, list[tuple[int, Any]]], expected: float) -> str | None:
+        value, sizes = got
+        problem = number(value, expected)
+        meaning = next((m for wrong, m in mistakes
+                        if sizes and all(number(v, wrong(n)) is None for n, v in sizes)), None) if problem else None
+        return f"{problem}: {meaning}" if meaning else problem
+    return compare
+
+
+def _scale_cases(scale: Callable[[int], float], mistakes: tuple[tuple[Callable[[int], float], str], ...]
+                 ) -> list[Case]:
+    return [Case(f"n_in = {n}", (n,), scale(n), by_formula(mistakes), with_all_sizes) for n in SCALE_NS]
 
 
 add(Exercise("xavier_scale", "01", "xavier_scale(n_in): the weight scale that keeps a linear layer's std",
              "One layer multiplies the std by sqrt(n_in) when the weights have std 1. Which factor on the "
              "weights cancels that?",
-             xavier_scale, lambda: _scale_cases(lambda n: 1 / math.sqrt(n))))
+             xavier_scale, lambda: _scale_cases(lambda n: 1 / math.sqrt(n), MISTAKES_OF_XAVIER)))
 
 
 def std_after_50_layers() -> float:
@@ -170,4 +193,4 @@ add(Exercise("std_xavier_relu", "01", "predict the std after 50 layers at Xavier
 add(Exercise("kaiming_scale", "01", "kaiming_scale(n_in): the weight scale that keeps the mean square with ReLU",
              "The linear layer multiplies the mean square by n_in times the variance of the weights, and the "
              "variance of randn * s is s**2; ReLU then halves the result. Which s gives back what came in?",
-             kaiming_scale, lambda: _scale_cases(lambda n: math.sqrt(2 / n), mistakes_of_kaiming)))
+             kaiming_scale, lambda: _scale_cases(lambda n: math.sqrt(2 / n), MISTAKES_OF_KAIMING)))

@@ -6,8 +6,9 @@ import torch
 from torch import Tensor
 
 from ..functions import lin, mse, relu
-from .compare import BROADCAST_HINT, named, names_the_axis, same_shape, tensor_close
+from .compare import BROADCAST_HINT, close, named, names_the_axis, same_shape, tensor_close
 from .core import LAYER_SIZES, Case, Exercise, add, as_given, batches, gen, source_of
+from .nb00 import bias_missing
 
 
 def neuron(x: Tensor, w: Tensor, b: float) -> Tensor:
@@ -18,15 +19,16 @@ def neuron(x: Tensor, w: Tensor, b: float) -> Tensor:
 add(Exercise("neuron", "02", "neuron(x, w, b): one neuron, the weighted sum of a vector x plus a bias",
              "Multiply x and w entry by entry, add the products up, then add b.",
              neuron, lambda: [
-                 Case("3 inputs", (torch.tensor([1.0, -2.0, 3.0]), torch.tensor([0.5, 0.25, -1.0]), 0.5),
-                      torch.tensor(-2.5)),
-                 Case("1 input", (torch.tensor([2.0]), torch.tensor([-3.0]), 1.0), torch.tensor(-5.0)),
-                 Case("zero weights", (torch.tensor([1.0, -2.0, 3.0]), torch.zeros(3), 2.0), torch.tensor(2.0))]))
+                 Case(label, (x, w, b), torch.tensor(out), bias_missing(close, (x * w).sum()))
+                 for label, x, w, b, out in (
+                     ("3 inputs", torch.tensor([1.0, -2.0, 3.0]), torch.tensor([0.5, 0.25, -1.0]), 0.5, -2.5),
+                     ("1 input", torch.tensor([2.0]), torch.tensor([-3.0]), 1.0, -5.0),
+                     ("zero weights", torch.tensor([1.0, -2.0, 3.0]), torch.zeros(3), 2.0, 2.0))]))
 
 
 def _lin_cases() -> list[Case]:
-    return [Case(label, (x, w, b), lin(x, w, b),
-                 traps=((x @ w, "the bias is missing"),)) for label, x, w, b in batches(LAYER_SIZES, seed=10)]
+    return [Case(label, (x, w, b), lin(x, w, b), bias_missing(close, x @ w))
+            for label, x, w, b in batches(LAYER_SIZES, seed=10)]
 
 
 add(Exercise("lin", "02", "lin(x, w, b): a dense layer on a batch, as one matrix product plus the bias",
@@ -94,4 +96,5 @@ add(Exercise("mse", "02", "mse(output, targ): fix the mean squared error of pred
              "does); name the axis, so that a batch of one keeps its batch axis.",
              mse, _mse_cases, kind="fix", given="return (output - targ).pow(2).mean()",
              bug="output - targ broadcast (N, 1) against (N,) to an (N, N) table of every prediction minus every "
-                 "target; removing output's size-1 axis first gives the N differences the loss is about"))
+                 "target; with the two shapes matching, each prediction meets only its own target: the N "
+                 "differences the loss is about"))
