@@ -17,8 +17,6 @@ class LayerFunction:
 
     args: tuple[Tensor, ...]
     out: Tensor
-    # A loss starts the backward pass (d loss / d loss = 1), so it is the one layer that reads no out.g.
-    is_loss = False
 
     def __call__(self, *args: Tensor) -> Tensor:
         """Run ``forward`` and keep what the backward pass will need."""
@@ -38,7 +36,7 @@ class LayerFunction:
         """Backward step for the most recent call."""
         if not hasattr(self, "out"):
             raise RuntimeError(f"{type(self).__name__}.backward() called before the layer was called")
-        if not self.is_loss:
+        if self.out.dim() > 0:  # a loss, one number, starts the backward pass: it reads no out.g (d loss/d loss = 1)
             check_has_g(self.out, type(self).__name__)
         self.bwd(self.out, *self.args)
 
@@ -77,8 +75,6 @@ class Lin(LayerFunction):
 
 class Mse(LayerFunction):
     """Mean squared error as the last layer; its output is the loss."""
-
-    is_loss = True
 
     def forward(self, inp: Tensor, targ: Tensor) -> Tensor:
         """The loss."""

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from course_utils.exercises import EXERCISES, check_exercise
-from course_utils.layers import Lin, Model, Mse, Relu
+from course_utils.layers import LayerFunction, Lin, Model, Mse, Relu
 from course_utils.training import train_autograd
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -219,7 +219,8 @@ def test_own_model_says_the_values_are_losses_and_where_they_first_differ():
 
     wrong_grad = misses(build(MeanBias), "own_model")
     assert "losses" in wrong_grad and "differ from step 1" in wrong_grad and "bwd" in wrong_grad
-    assert "forward" in misses(build(NoBiasForward), "own_model")
+    no_bias = misses(build(NoBiasForward), "own_model")
+    assert "forward" in no_bias and "bias" in no_bias
     assert "wrong sign" in misses(build(_OwnLin, FlippedMse), "own_model")
 
 
@@ -235,6 +236,37 @@ def _pasted(layers):
 def test_own_model_of_pasted_lin_and_mse_with_the_packages_relu_passes():
     assert check_exercise("own_model", _pasted(lambda w1, b1, w2, b2: [
         _OwnLin(w1, b1), Relu(), _OwnLin(w2, b2)]), verbose=False)
+
+
+def test_own_model_of_layers_on_the_packages_base_class_passes():
+    """Lin and Mse pasted without notebook 4's LayerFunction subclass the package's: still the student's layers."""
+    class PastedLin(LayerFunction):
+        def __init__(self, w, b):
+            self.w, self.b = w, b
+
+        def forward(self, inp):
+            return inp @ self.w + self.b
+
+        def bwd(self, out, inp):
+            inp.g, self.w.g, self.b.g = out.g @ self.w.t(), inp.t() @ out.g, out.g.sum(0)
+
+    class PastedMse(LayerFunction):
+        def forward(self, inp, targ):
+            return (inp.squeeze(-1) - targ).pow(2).mean()
+
+        def bwd(self, out, inp, targ):
+            inp.g = (2 * (inp.squeeze(-1) - targ) / len(targ)).unsqueeze(-1)
+
+    class NotebookModel(Model):  # notebook 6's Model: any layer with a w holds parameters
+        def parameters(self):
+            return [p for layer in self.layers if hasattr(layer, "w") for p in (layer.w, layer.b)]
+
+    def two_layer(w1, b1, w2, b2):
+        model = NotebookModel(w1, b1, w2, b2)
+        model.layers, model.loss = [PastedLin(w1, b1), Relu(), PastedLin(w2, b2)], PastedMse()
+        return model
+
+    assert check_exercise("own_model", two_layer, verbose=False)
 
 
 def test_own_model_still_on_the_packages_lin_names_lin_alone():

@@ -171,7 +171,8 @@ def _bwd_reads_its_argument(cls: Any, args: tuple[Any, ...]) -> tuple[Tensor, ..
 
 def _from_argument(got: tuple[Tensor, ...], expected: tuple[Tensor, ...]) -> str | None:
     """The gradients of ``bwd(other_out, inp)``; all zeros in one means it read ``self.out.g`` instead."""
-    problem = named("inp.g", "w.g", "b.g")(got, expected)
+    traps = {"b.g": ((expected[2] / len(expected[0]), MEAN_NOT_SUM),)}
+    problem = named("inp.g", "w.g", "b.g", traps=traps)(got, expected)
     if problem and any(isinstance(g, Tensor) and not g.any() for g in got):
         return f"{problem}: a gradient came out all 0, as if bwd read self.out.g (0 here) instead of its out argument"
     return problem

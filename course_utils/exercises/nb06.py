@@ -154,7 +154,9 @@ def same_losses(got: Tensor, expected: Tensor) -> str | None:
 def layer_losses(got: Tensor, expected: Tensor) -> str | None:
     """The losses of the student's layers trained by the package's loop: the first step that differs says where."""
     return _losses_problem(got, expected, (", so a layer's forward differs from notebook 4's",
-                                           ": the forward pass agrees, so a bwd gives a wrong gradient"))
+                                           ": the first loss agrees, so a bwd gives a wrong gradient, or a forward "
+                                           "ignores a bias (the biases start at 0, so a missing one shows only "
+                                           "once they have moved)"))
 
 
 def _autograd_losses(params: tuple[Tensor, ...], x: Tensor, y: Tensor, lr: float, steps: int,
