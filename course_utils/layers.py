@@ -107,4 +107,4 @@ class Model:
 
     def parameters(self) -> list[Tensor]:
         """The weights and biases, in order w1, b1, w2, b2."""
-        return [t for layer in self.layers if isinstance(layer, Lin) for t in (layer.w, layer.b)]
+        return [t for layer in self.layers if hasattr(layer, "w") for t in (layer.w, layer.b)]  # any linear layer

@@ -211,11 +211,7 @@ def test_own_model_says_the_values_are_losses_and_where_they_first_differ():
             inp.g = -inp.g
 
     def build(lin, mse=_OwnMse):
-        def two_layer(w1, b1, w2, b2):
-            model = Model(w1, b1, w2, b2)
-            model.layers, model.loss = [lin(w1, b1), _OwnRelu(), lin(w2, b2)], mse()
-            return model
-        return two_layer
+        return _pasted(lambda w1, b1, w2, b2: [lin(w1, b1), _OwnRelu(), lin(w2, b2)], mse)
 
     wrong_grad = misses(build(MeanBias), "own_model")
     assert "losses" in wrong_grad and "differ from step 1" in wrong_grad and "bwd" in wrong_grad
@@ -224,11 +220,11 @@ def test_own_model_says_the_values_are_losses_and_where_they_first_differ():
     assert "wrong sign" in misses(build(_OwnLin, FlippedMse), "own_model")
 
 
-def _pasted(layers):
-    """A two_layer whose model holds the given layers and the pasted _OwnMse."""
+def _pasted(layers, loss=_OwnMse):
+    """A two_layer whose model holds the given layers and loss (by default the pasted _OwnMse)."""
     def two_layer(w1, b1, w2, b2):
         model = Model(w1, b1, w2, b2)
-        model.layers, model.loss = layers(w1, b1, w2, b2), _OwnMse()
+        model.layers, model.loss = layers(w1, b1, w2, b2), loss()
         return model
     return two_layer
 
@@ -257,15 +253,7 @@ def test_own_model_of_layers_on_the_packages_base_class_passes():
         def bwd(self, out, inp, targ):
             inp.g = (2 * (inp.squeeze(-1) - targ) / len(targ)).unsqueeze(-1)
 
-    class NotebookModel(Model):  # notebook 6's Model: any layer with a w holds parameters
-        def parameters(self):
-            return [p for layer in self.layers if hasattr(layer, "w") for p in (layer.w, layer.b)]
-
-    def two_layer(w1, b1, w2, b2):
-        model = NotebookModel(w1, b1, w2, b2)
-        model.layers, model.loss = [PastedLin(w1, b1), Relu(), PastedLin(w2, b2)], PastedMse()
-        return model
-
+    two_layer = _pasted(lambda w1, b1, w2, b2: [PastedLin(w1, b1), Relu(), PastedLin(w2, b2)], PastedMse)
     assert check_exercise("own_model", two_layer, verbose=False)
 
 
@@ -278,11 +266,7 @@ def test_own_model_still_on_the_packages_lin_names_lin_alone():
 
 
 def test_the_hand_written_model_of_right_layers_passes_own_model():
-    def two_layer(w1, b1, w2, b2):
-        model = Model(w1, b1, w2, b2)
-        model.layers, model.loss = [_OwnLin(w1, b1), _OwnRelu(), _OwnLin(w2, b2)], _OwnMse()
-        return model
-
+    two_layer = _pasted(lambda w1, b1, w2, b2: [_OwnLin(w1, b1), _OwnRelu(), _OwnLin(w2, b2)])
     assert check_exercise("own_model", two_layer, verbose=False)
 
 

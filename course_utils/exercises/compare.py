@@ -22,6 +22,7 @@ Compare = Callable[[Any, Any], "str | None"]   # (answer, expected) -> None when
 
 BROADCAST_HINT = ("this is the (N, 1) minus (N,) broadcast: the two shapes stretch to (N, N) and every "
                   "prediction meets every target; the size-1 axis has to go before the subtraction")
+NO_BIAS = "the bias is missing: add b to the weighted sum"
 
 
 def _num(v: float) -> str:
@@ -346,9 +347,15 @@ def known_mistakes(compare: Compare, mistakes: tuple[tuple[Any, str], ...]) -> C
 
 
 def _same_answer(got: Any, wrong: Any) -> bool:
-    """Does ``got`` equal the wrong answer ``wrong``? A one-element tensor counts as the number it holds."""
+    """Does ``got`` equal the wrong answer ``wrong`` (a tensor, a list of numbers, a bool or a number)? A
+    one-element tensor counts as the number it holds."""
     if isinstance(wrong, Tensor):
         return same_values(got, wrong)
+    if isinstance(wrong, list):  # lists of numbers, such as rows of plain floats
+        try:
+            return same_values(torch.tensor(got, dtype=torch.float64), torch.tensor(wrong, dtype=torch.float64))
+        except (TypeError, ValueError, RuntimeError):
+            return False
     if isinstance(got, Tensor) and got.numel() == 1:
         got = got.item()
     if isinstance(wrong, bool) or isinstance(got, bool):

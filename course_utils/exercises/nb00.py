@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
-from .compare import Compare, avoids, calls, floats_lists, known_mistakes, plain_number, same_bool, same_shape
+from .compare import NO_BIAS, avoids, calls, floats_lists, known_mistakes, plain_number, same_bool, same_shape
 from .core import LAYER_SIZES, Case, Exercise, add, as_given, batches, gen, source_of
 
 
@@ -17,22 +15,11 @@ def dense_python(x: list[list[float]], w: list[list[float]], b: list[float]) -> 
     return [[sum(xi * wi for xi, wi in zip(row, col)) + bj for col, bj in zip(columns, b)] for row in x]
 
 
-def bias_missing(compare: Compare, without_bias: Any) -> Compare:
-    """``compare``, naming the missing bias when the answer equals ``without_bias`` (the sums alone).
-    Shared with notebook 02's neuron and lin."""
-    def judged(got: Any, expected: Any) -> str | None:
-        problem = compare(got, expected)
-        if problem and compare(got, without_bias) is None:
-            return f"{problem}: the bias is missing: add b to the weighted sum"
-        return problem
-    return judged
-
-
 def _dense_python_cases() -> list[Case]:
     cases = [Case("written without torch or @", compare=avoids("torch", "@", "numpy", "np"), run=source_of)]
     for label, x, w, b in batches(LAYER_SIZES, seed=0):
         cases.append(Case(label, (x.tolist(), w.tolist(), b.tolist()), (x @ w + b).tolist(),
-                          bias_missing(floats_lists, (x @ w).tolist())))
+                          known_mistakes(floats_lists, (((x @ w).tolist(), NO_BIAS),))))
     return cases
 
 

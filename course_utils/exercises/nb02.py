@@ -6,9 +6,8 @@ import torch
 from torch import Tensor
 
 from ..functions import lin, mse, relu
-from .compare import BROADCAST_HINT, close, named, names_the_axis, same_shape, tensor_close
+from .compare import BROADCAST_HINT, NO_BIAS, close, known_mistakes, named, names_the_axis, same_shape, tensor_close
 from .core import LAYER_SIZES, Case, Exercise, add, as_given, batches, gen, source_of
-from .nb00 import bias_missing
 
 
 def neuron(x: Tensor, w: Tensor, b: float) -> Tensor:
@@ -19,7 +18,7 @@ def neuron(x: Tensor, w: Tensor, b: float) -> Tensor:
 add(Exercise("neuron", "02", "neuron(x, w, b): one neuron, the weighted sum of a vector x plus a bias",
              "Multiply x and w entry by entry, add the products up, then add b.",
              neuron, lambda: [
-                 Case(label, (x, w, b), torch.tensor(out), bias_missing(close, (x * w).sum()))
+                 Case(label, (x, w, b), torch.tensor(out), known_mistakes(close, (((x * w).sum().item(), NO_BIAS),)))
                  for label, x, w, b, out in (
                      ("3 inputs", torch.tensor([1.0, -2.0, 3.0]), torch.tensor([0.5, 0.25, -1.0]), 0.5, -2.5),
                      ("1 input", torch.tensor([2.0]), torch.tensor([-3.0]), 1.0, -5.0),
@@ -27,7 +26,7 @@ add(Exercise("neuron", "02", "neuron(x, w, b): one neuron, the weighted sum of a
 
 
 def _lin_cases() -> list[Case]:
-    return [Case(label, (x, w, b), lin(x, w, b), bias_missing(close, x @ w))
+    return [Case(label, (x, w, b), lin(x, w, b), known_mistakes(close, ((x @ w, NO_BIAS),)))
             for label, x, w, b in batches(LAYER_SIZES, seed=10)]
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..functions import forward_and_backward, lin, lin_grad, mse, mse_grad, relu, relu_grad, relu_mask
-from .compare import avoids, named, source_rule, tokens_of
+from .compare import Compare, avoids, named, source_rule, tokens_of
 from .core import (
     LAYER_SIZES,
     Case,
@@ -43,12 +43,11 @@ AUTOGRAD = ("it used autograd (backward() or .grad): this exercise is the backwa
             "your own mse_grad, relu_grad and lin_grad instead")
 
 
-AUTOGRAD_WORDS = {"backward", "grad", "requires_grad", "requires_grad_"}
-
-
-def by_hand(source: str, _: Any) -> str | None:
-    """A source rule: no autograd (``backward``, ``.grad``, ``requires_grad``) in a hand-written backward pass."""
-    return AUTOGRAD if set(tokens_of(source)) & AUTOGRAD_WORDS else None
+def by_hand(advice: str) -> Compare:
+    """A source rule: no autograd (``backward``, ``.grad``, ``requires_grad``) in code meant to work by hand."""
+    def rule(source: str, _: Any) -> str | None:
+        return advice if set(tokens_of(source)) & {"backward", "grad", "requires_grad", "requires_grad_"} else None
+    return source_rule(rule)
 
 
 def _call_without_autograd(solution: Callable[..., Any], copies: tuple[Any, ...]) -> Any:
@@ -199,7 +198,7 @@ def _loss_of_input_first(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tens
 
 
 def _forward_and_backward_cases() -> list[Case]:
-    cases = [Case("the backward pass by hand", compare=source_rule(by_hand), run=source_of)]
+    cases = [Case("the backward pass by hand", compare=by_hand(AUTOGRAD), run=source_of)]
     for label, (n, n_in, nh) in (("200 rows, 100 -> 50 -> 1", (200, 100, 50)), ("a batch of 1", (1, 4, 3)),
                                  ("hidden size 1", (6, 3, 1))):
         g = gen(50 + n)

@@ -12,7 +12,7 @@ from torch import Tensor
 from ..functions import lin, mse
 from ..layers import LayerFunction, Lin, Model, Mse
 from ..training import toy_problem
-from .compare import BROADCAST_HINT, calls_none_of, each, fmt, named, same_shape
+from .compare import BROADCAST_HINT, NO_BIAS, calls_none_of, each, fmt, named, same_shape
 from .core import (
     LAYER_SIZES,
     Case,
@@ -183,7 +183,7 @@ def _lin_layer_cases() -> list[Case]:
     for label, inp, w, b in batches(LAYER_SIZES, seed=60):
         out_g = torch.randn(inp.shape[0], w.shape[1], generator=gen(inp.numel()))
         grads = autograd_grads(lin_times, (inp, w, b), out_g)
-        traps = {"output": ((inp @ w, "the bias is missing: forward adds b after the product"),),
+        traps = {"output": ((inp @ w, NO_BIAS),),
                  "w.g": ((grads[1] / len(inp), MEAN_NOT_SUM),), "b.g": ((out_g.mean(0), MEAN_NOT_SUM),)}
         cases.append(Case(label, (w, b, inp, out_g), (lin(inp, w, b), *grads),
                           named("output", "inp.g", "w.g", "b.g", traps=traps),

@@ -14,9 +14,9 @@ from torch import Tensor, nn
 from ..activations import kaiming_scale
 from ..functions import lin, lin_grad, mse, mse_grad
 from ..pytorch import LinearLayer
-from .compare import BROADCAST_HINT, close, named, same_values, source_rule, tokens_of
+from .compare import BROADCAST_HINT, close, named, same_values
 from .core import Case, Exercise, Rejected, add, autograd_grads, gen, source_of
-from .nb03 import AUTOGRAD_WORDS
+from .nb03 import by_hand
 
 
 def mse_lin_grads(l2: Tensor, w2: Tensor, b2: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -29,7 +29,9 @@ def mse_lin_grads(l2: Tensor, w2: Tensor, b2: Tensor, y: Tensor) -> tuple[Tensor
 
 
 def _mse_lin_grads_cases() -> list[Case]:
-    cases = [Case("by the chain rule, not autograd", compare=source_rule(_chain_rule), run=source_of)]
+    cases = [Case("by the chain rule, not autograd", compare=by_hand(
+        "it used autograd (backward() or .grad): the question asks for the chain rule by hand; autograd is what "
+        "the check compares your answer with"), run=source_of)]
     for label, (n, nh), seed in (("200 rows, hidden 50", (200, 50), 6), ("batch of 1", (1, 4), 7),
                                  ("hidden size 1", (5, 1), 8)):
         g = gen(seed)
@@ -54,14 +56,6 @@ def _without_broadcast(solution: Any, args: tuple[Any, ...]) -> Any:
         if "shape" not in str(err) and "size" not in str(err):
             raise
         raise Rejected(f"{err}: {BROADCAST_HINT}") from err
-
-
-def _chain_rule(source: str, _: Any) -> str | None:
-    """A source rule: the gradients by the chain rule, not by autograd."""
-    if set(tokens_of(source)) & AUTOGRAD_WORDS:
-        return ("it used autograd (backward() or .grad): the question asks for the chain rule by hand; "
-                "autograd is what the check compares your answer with")
-    return None
 
 
 add(Exercise("mse_lin_grads", "07", "mse_lin_grads(l2, w2, b2, y): gradients of mse(lin(l2, w2, b2), y)",
